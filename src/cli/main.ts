@@ -1,0 +1,44 @@
+import { Command, CommanderError } from 'commander';
+import { registerBrokerCommand } from './commands/broker.ts';
+import { registerPasswdCommand } from './commands/passwd.ts';
+
+/** Builds the `hush` command line; each subcommand lives in its own file under commands/. */
+export function buildProgram(): Command {
+  const program = new Command('hush')
+    .description('Hush: end-to-end encrypted chat over MQTT, and the toolkit around it')
+    .version('0.1.0')
+    .showHelpAfterError();
+  registerBrokerCommand(program);
+  registerPasswdCommand(program);
+  return program;
+}
+
+/** Entry point used by bin/hush.js: runs the command line and turns user errors into exit codes. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode;
+      return;
+    }
+    if (error instanceof UserError) {
+      process.stderr.write(`hush: ${error.message}\n`);
+      process.exitCode = error.exitCode;
+      return;
+    }
+    throw error;
+  }
+}
+
+/** An error caused by what the user gave us (bad file, bad flag): printed without a stack trace. */
+export class UserError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'UserError';
+  }
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Integration suites start real brokers on their own ports; two cores do not gain from more workers.
+    maxWorkers: 2,
+    reporters: ['default', './test/no-skip-reporter.ts'],
+  },
+});
