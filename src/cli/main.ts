@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerBrokerCommand } from './commands/broker.ts';
 import { registerPasswdCommand } from './commands/passwd.ts';
+import { registerStartCommand } from './commands/start.ts';
+import { UserError } from './shared/errors.ts';
 
 /** Builds the `hush` command line; each subcommand lives in its own file under commands/. */
 export function buildProgram(): Command {
@@ -8,6 +10,7 @@ export function buildProgram(): Command {
     .description('Hush: end-to-end encrypted chat over MQTT, and the toolkit around it')
     .version('0.1.0')
     .showHelpAfterError();
+  registerStartCommand(program);
   registerBrokerCommand(program);
   registerPasswdCommand(program);
   return program;
@@ -32,13 +35,4 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-/** An error caused by what the user gave us (bad file, bad flag): printed without a stack trace. */
-export class UserError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-    this.name = 'UserError';
-  }
-}
+export { UserError };

@@ -1,0 +1,222 @@
+/**
+ * The embedded broker: Aedes with Hush's access control, listeners for MQTT over TCP/TLS and
+ * WebSocket, durable sessions, and hard limits. `startBroker` is the one entry; the CLI, the Hush
+ * server and the tests all go through it.
+ */
+import { readFile } from 'node:fs/promises';
+import type http from 'node:http';
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Aedes, type Client } from 'aedes';
+import pino, { type Logger } from 'pino';
+import { loadAclFile, type AclFile } from './acl/index.ts';
+import { loadPasswordFile, type PasswordTable } from './passwd/index.ts';
+import { AccessControl } from './access.ts';
+import { createPersistence, dropSession } from './persistence.ts';
+import { PacketSizeGuard } from './limits/packet-guard.ts';
+import { listenTcp, type TlsMaterial } from './listeners/tcp.ts';
+import { attachMqttWebSocket, listenWebSocket } from './listeners/ws.ts';
+import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.ts';
+import { SessionClock } from './session-clock.ts';
+
+/** A running embedded broker. */
+export interface RunningBroker {
+  readonly options: ResolvedBrokerOptions;
+  /** Bound ports (useful when 0 was asked for). */
+  readonly mqttPort: number | undefined;
+  readonly wsPort: number | undefined;
+  readonly tls: boolean;
+  readonly aedes: Aedes;
+  /** Hands a connection from another server (the Hush web server's /mqtt) to this broker. */
+  handleConnection(stream: Duplex, request?: http.IncomingMessage): void;
+  /** Attaches the /mqtt WebSocket endpoint to an existing HTTP(S) server. */
+  attachWebSocket(server: http.Server): void;
+  /** Re-reads the acl and password files, as Mosquitto does on SIGHUP. Resolves false if a file was refused. */
+  reload(): Promise<boolean>;
+  /** Removes persistent sessions not seen for longer than the expiry; returns how many. */
+  expireSessions(now?: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function loadPolicyFiles(
+  options: ResolvedBrokerOptions,
+): Promise<[AclFile | undefined, PasswordTable | undefined]> {
+  const acl = options.aclFile ? await loadAclFile(options.aclFile) : undefined;
+  const passwords = options.passwordFile ? await loadPasswordFile(options.passwordFile) : undefined;
+  return [acl, passwords];
+}
+
+/** Starts the embedded broker; rejects (and leaves nothing running) when a file or option is refused. */
+export async function startBroker(input: BrokerOptions, logger?: Logger): Promise<RunningBroker> {
+  const options = resolveBrokerOptions(input);
+  const log = (logger ?? pino({ level: 'info' })).child({ component: 'broker' });
+  const [acl, passwords] = await loadPolicyFiles(options);
+  const tlsMaterial: TlsMaterial | undefined =
+    options.tlsCertFile && options.tlsKeyFile
+      ? { cert: await readFile(options.tlsCertFile), key: await readFile(options.tlsKeyFile) }
+      : undefined;
+
+  // Access control needs the connection count before Aedes exists; filled in right after creation.
+  const ref: { aedes?: Aedes } = {};
+  const access = new AccessControl(options, acl, passwords, log, () => ref.aedes?.connectedClients ?? 0);
+  const queueFullLogged = new Map<string, number>();
+  const store = await createPersistence(options.dataDir, {
+    maxQueuedMessages: options.limits.maxQueuedMessages,
+    mayQueue: access.mayQueue,
+    onQueueFull(clientId, queued) {
+      const now = Date.now();
+      if ((queueFullLogged.get(clientId) ?? 0) + 60_000 > now) return;
+      queueFullLogged.set(clientId, now);
+      log.warn(
+        { clientId, queued },
+        'offline queue full: newer messages for this client are dropped until it reconnects',
+      );
+    },
+  });
+  const clock = await SessionClock.open(options.dataDir);
+
+  const aedes = await Aedes.createBroker({
+    persistence: store.persistence,
+    connectTimeout: options.limits.connectTimeoutMs,
+    maxTopicLevels: Math.min(100, options.limits.maxTopicLevels),
+    preConnect: access.preConnect as never,
+    authenticate: access.authenticate,
+    authorizePublish: access.authorizePublish,
+    authorizeSubscribe: access.authorizeSubscribe,
+    authorizeForward: access.authorizeForward,
+  });
+  ref.aedes = aedes;
+
+  aedes.on('clientReady', (client) => {
+    clock.connected(client.id);
+    log.debug({ clientId: client.id, clean: client.clean }, 'client connected');
+  });
+  aedes.on('clientDisconnect', (client) => {
+    if (!client.clean) clock.disconnected(client.id);
+  });
+  aedes.on('clientError', (client, error) =>
+    log.info({ clientId: client.id, reason: error.message }, 'client dropped'),
+  );
+  aedes.on('connectionError', (client, error) =>
+    log.info({ clientId: client?.id, reason: error.message }, 'connection dropped before CONNECT completed'),
+  );
+
+  const handleConnection = (stream: Duplex, request?: http.IncomingMessage): void => {
+    const guard = new PacketSizeGuard(options.limits.maxPacketBytes);
+    const client = aedes.handle(stream, request) as Client & { _parser: { parse(buf: Buffer): unknown } };
+    const parser = client._parser;
+    const parse = parser.parse.bind(parser);
+    // Checked before mqtt-packet buffers anything, see limits/packet-guard.ts.
+    parser.parse = (buf: Buffer) => {
+      const problem = guard.check(buf);
+      if (problem === undefined) return parse(buf);
+      log.warn({ clientId: client.id, reason: problem }, 'connection closed: packet refused');
+      stream.destroy();
+      return 0;
+    };
+  };
+
+  const servers: Array<net.Server | http.Server> = [];
+  const closeAll = async () => {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  };
+  let mqttPort: number | undefined;
+  let wsPort: number | undefined;
+  try {
+    if (options.mqttPort !== undefined) {
+      const tcp = await listenTcp(options.host, options.mqttPort, tlsMaterial, (s) => handleConnection(s));
+      servers.push(tcp.server);
+      mqttPort = tcp.port;
+    }
+    if (options.wsPort !== undefined) {
+      const ws = await listenWebSocket(
+        options.host,
+        options.wsPort,
+        tlsMaterial,
+        options.limits.maxPacketBytes,
+        handleConnection,
+      );
+      servers.push(ws.server);
+      wsPort = ws.port;
+    }
+  } catch (error) {
+    await closeAll();
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await clock.close();
+    await store.close();
+    throw error;
+  }
+  const scheme = tlsMaterial ? ['mqtts', 'wss'] : ['mqtt', 'ws'];
+  log.info(
+    {
+      mqtt: mqttPort !== undefined ? `${scheme[0]}://${options.host}:${mqttPort}` : undefined,
+      ws: wsPort !== undefined ? `${scheme[1]}://${options.host}:${wsPort}/mqtt` : undefined,
+      aclFile: options.aclFile,
+      passwordFile: options.passwordFile,
+      anonymous: options.allowAnonymous && !passwords,
+      durable: options.dataDir !== undefined,
+    },
+    'broker listening',
+  );
+
+  const expireSessions = async (now = Date.now()): Promise<number> => {
+    const expired = clock.expired(options.limits.sessionExpirySeconds * 1000, now);
+    for (const clientId of expired) {
+      if ((aedes as unknown as { clients: Record<string, unknown> }).clients[clientId]) continue;
+      const dropped = await dropSession(store.persistence, clientId);
+      access.forgetSession(clientId);
+      clock.forget(clientId);
+      log.info({ clientId, droppedMessages: dropped }, 'persistent session expired');
+    }
+    return expired.length;
+  };
+  const sweepEvery = Math.min(60_000, options.limits.sessionExpirySeconds * 100);
+  const sweepTimer = setInterval(() => {
+    expireSessions().catch((error: Error) => log.error({ reason: error.message }, 'session expiry failed'));
+  }, sweepEvery);
+  sweepTimer.unref();
+
+  return {
+    options,
+    mqttPort,
+    wsPort,
+    tls: tlsMaterial !== undefined,
+    aedes,
+    handleConnection,
+    attachWebSocket(server) {
+      attachMqttWebSocket(server, options.limits.maxPacketBytes, handleConnection);
+    },
+    async reload() {
+      let files: [AclFile | undefined, PasswordTable | undefined];
+      try {
+        files = await loadPolicyFiles(options);
+      } catch (error) {
+        log.error(
+          { reason: (error as Error).message },
+          'reload refused: keeping the previous acl and password files',
+        );
+        return false;
+      }
+      const clients = Object.values((aedes as unknown as { clients: Record<string, Client> }).clients);
+      const toClose = await access.reload(files[0], files[1], clients);
+      for (const client of toClose) {
+        log.info(
+          { clientId: client.id },
+          'client disconnected: its user was removed or its password changed',
+        );
+        client.close();
+      }
+      log.info({ disconnected: toClose.length }, 'acl and password files reloaded');
+      return true;
+    },
+    expireSessions,
+    async close() {
+      clearInterval(sweepTimer);
+      for (const server of servers) (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await closeAll();
+      await clock.close();
+      await store.close();
+    },
+  };
+}

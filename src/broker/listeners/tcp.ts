@@ -1,0 +1,32 @@
+/** MQTT over TCP, or over TLS when a certificate is given (mqtt:// and mqtts://). */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+
+export interface TlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** Starts a TCP (or TLS) listener handing each connection to `handle`; resolves with the bound port. */
+export async function listenTcp(
+  host: string,
+  port: number,
+  tlsMaterial: TlsMaterial | undefined,
+  handle: (stream: Duplex) => void,
+): Promise<{ server: net.Server; port: number }> {
+  const server = tlsMaterial
+    ? tls.createServer({ cert: tlsMaterial.cert, key: tlsMaterial.key, minVersion: 'TLSv1.2' }, handle)
+    : net.createServer(handle);
+  // A failed TLS handshake is the client's problem; it must not reach the process as an unhandled error.
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as net.AddressInfo;
+  return { server, port: address.port };
+}

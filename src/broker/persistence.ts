@@ -1,0 +1,126 @@
+/**
+ * Session storage for the embedded broker: Aedes' in-memory persistence, or LevelDB on disk with
+ * `--data-dir`, wrapped so that offline queues are bounded and filtered.
+ *
+ * Aedes stores a QoS 1 message for every persistent subscription whose filter matches, before any READ
+ * check (that happens on delivery, in authorizeForward). An attacker subscribed to `#` with a persistent
+ * session would therefore collect everyone's messages on disk without ever receiving them. The wrapper
+ * runs the READ check at enqueue time too, and caps each client's queue like Mosquitto's
+ * `max_queued_messages`.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import memoryModule from 'aedes-persistence';
+import levelModule from 'aedes-persistence-level';
+import { ClassicLevel } from 'classic-level';
+
+// Both packages are CommonJS whose module.exports is the factory; their typings describe an ES default.
+const memoryPersistence = memoryModule as unknown as () => AedesPersistence;
+const levelPersistence = levelModule as unknown as (db: ClassicLevel) => AedesPersistence;
+
+interface QueuedSubscription {
+  clientId: string;
+  topic: string;
+  qos: number;
+}
+interface PacketLike {
+  topic: string;
+  messageId?: number;
+}
+
+/** The subset of the Aedes persistence interface this wrapper intercepts. */
+export interface AedesPersistence {
+  outgoingEnqueue(sub: QueuedSubscription, packet: PacketLike): Promise<void>;
+  outgoingEnqueueCombi(subs: QueuedSubscription[], packet: PacketLike): Promise<void>;
+  outgoingClearMessageId(client: { id: string }, packet: PacketLike): Promise<unknown>;
+  outgoingStream(client: { id: string }): AsyncIterable<PacketLike>;
+  cleanSubscriptions(client: { id: string }): Promise<unknown>;
+  subscriptionsByClient(client: { id: string }): Promise<unknown[] | null>;
+  destroy?(): Promise<void>;
+  [key: string]: unknown;
+}
+
+export interface QueuePolicy {
+  maxQueuedMessages: number;
+  /** READ check for a (possibly offline) client; false = never store the message for it. */
+  mayQueue(clientId: string, topic: string): boolean;
+  /** Told once per message dropped because a queue was full. */
+  onQueueFull(clientId: string, queued: number): void;
+}
+
+/** Opens memory or LevelDB persistence and applies the queue policy to it. */
+export async function createPersistence(
+  dataDir: string | undefined,
+  policy: QueuePolicy,
+): Promise<{ persistence: AedesPersistence; queued: Map<string, number>; close(): Promise<void> }> {
+  let persistence: AedesPersistence;
+  let db: ClassicLevel | undefined;
+  if (dataDir) {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    db = new ClassicLevel(path.join(dataDir, 'broker.db'));
+    await db.open();
+    persistence = levelPersistence(db);
+  } else {
+    persistence = memoryPersistence();
+  }
+  // Counts are per process: after a restart a queue may briefly hold more than the cap. The cap is a
+  // resource bound, not a security property (READ is still checked on delivery).
+  const queued = new Map<string, number>();
+
+  const admit = (sub: QueuedSubscription, packet: PacketLike): boolean => {
+    if (!policy.mayQueue(sub.clientId, packet.topic)) return false;
+    const count = queued.get(sub.clientId) ?? 0;
+    if (count >= policy.maxQueuedMessages) {
+      policy.onQueueFull(sub.clientId, count);
+      return false;
+    }
+    queued.set(sub.clientId, count + 1);
+    return true;
+  };
+
+  const enqueue = persistence.outgoingEnqueue.bind(persistence);
+  const enqueueCombi = persistence.outgoingEnqueueCombi.bind(persistence);
+  const clear = persistence.outgoingClearMessageId.bind(persistence);
+  persistence.outgoingEnqueue = async (sub, packet) => {
+    if (admit(sub, packet)) await enqueue(sub, packet);
+  };
+  persistence.outgoingEnqueueCombi = async (subs, packet) => {
+    const admitted = subs.filter((sub) => admit(sub, packet));
+    if (admitted.length > 0) await enqueueCombi(admitted, packet);
+  };
+  persistence.outgoingClearMessageId = async (client, packet) => {
+    const removed = await clear(client, packet);
+    if (removed) {
+      const count = queued.get(client.id) ?? 0;
+      if (count <= 1) queued.delete(client.id);
+      else queued.set(client.id, count - 1);
+    }
+    return removed;
+  };
+
+  return {
+    persistence,
+    queued,
+    async close() {
+      if (db) await db.close();
+    },
+  };
+}
+
+/** Deletes a persistent session: its subscriptions and every message queued for it. */
+export async function dropSession(persistence: AedesPersistence, clientId: string): Promise<number> {
+  const client = { id: clientId };
+  await persistence.cleanSubscriptions(client);
+  const pending: PacketLike[] = [];
+  for await (const packet of persistence.outgoingStream(client)) pending.push(packet);
+  // Queued packets that were never sent carry no message id, and the persistence interface deletes
+  // only by message id: give each one an id first (no client holds this session any more).
+  const update = persistence.outgoingUpdate as (c: { id: string }, p: PacketLike) => Promise<void>;
+  let dropped = 0;
+  for (const [index, packet] of pending.entries()) {
+    const withId = { ...packet, messageId: (index % 65535) + 1 };
+    await update.call(persistence, client, withId);
+    if (await persistence.outgoingClearMessageId(client, withId)) dropped++;
+  }
+  return dropped;
+}
