@@ -192,3 +192,47 @@ describe('Hush broker start-up refusals', () => {
     expect(result.stderr).toMatch(/--password-file.*--allow-anonymous/);
   });
 });
+
+describe('Hush broker checks READ on every delivery', () => {
+  let broker: HushBrokerInstance;
+  let url: string;
+  beforeAll(async () => {
+    broker = await startHushBroker({
+      acl: `${SEED_ACL}pattern readwrite shared/%c\ntopic readwrite board/#\n`,
+    });
+    url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+  });
+  afterAll(() => broker?.stop());
+
+  it('a retained message reaches only subscribers allowed to read its topic', async () => {
+    const planter = await connectClient(url, { clientId: 'planter' });
+    await planter.client.publishAsync('chats/owner/messages', 'retained secret', { qos: 1, retain: true });
+    await planter.client.publishAsync('board/news', 'public notice', { qos: 1, retain: true });
+    await planter.end();
+    const outsider = await connectClient(url, { clientId: 'outsider2' });
+    await outsider.client.subscribeAsync(['#', 'chats/+/messages'], { qos: 1 });
+    const owner = await connectClient(url, { clientId: 'owner' });
+    await owner.client.subscribeAsync('chats/owner/messages', { qos: 1 });
+    await sleep(300);
+    expect(outsider.received.map((m) => m.payload)).toEqual(['public notice']);
+    expect(owner.received.map((m) => [m.payload, m.retain])).toEqual([['retained secret', true]]);
+    await Promise.all([outsider.end(), owner.end()]);
+  });
+
+  it('messages queued for an offline client are checked again when it reconnects after an ACL change', async () => {
+    const reader = await connectClient(url, { clientId: 'revoked', clean: false });
+    await reader.client.subscribeAsync(['chats/revoked/messages', 'board/#'], { qos: 1 });
+    await reader.end();
+    const sender = await connectClient(url, { clientId: 'sender9' });
+    await sender.client.publishAsync('chats/revoked/messages', 'inbox message', { qos: 1 });
+    await sender.client.publishAsync('board/queued', 'board message', { qos: 1 });
+    await sender.end();
+    // The board is closed to everyone while the reader is away.
+    await writeFile(`${broker.dir}/aclfile`, `${SEED_ACL}pattern readwrite shared/%c\ntopic deny board/#\n`);
+    await broker.reload();
+    const back = await connectClient(url, { clientId: 'revoked', clean: false });
+    await sleep(400);
+    expect(back.received.map((m) => m.payload)).toEqual(['inbox message']);
+    await back.end();
+  });
+});
