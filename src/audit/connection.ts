@@ -69,10 +69,12 @@ export class AuditConnection {
   private closing = false;
   private readonly listeners = new Set<() => void>();
 
+  /** CONNACK's session-present flag: the broker resumed an existing persistent session. */
+  sessionPresent = false;
+
+  /** Listens from the start: MQTT.js may emit queued messages before it emits 'connect'. */
   constructor(
     readonly client: MqttClient,
-    /** CONNACK's session-present flag: the broker resumed an existing persistent session. */
-    readonly sessionPresent: boolean,
     private readonly timeoutMs: number,
   ) {
     client.on('message', (topic, payload, packet) => {
@@ -119,11 +121,11 @@ export class AuditConnection {
     if (this.closed) return Promise.resolve('failed');
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve('failed'), this.timeoutMs);
-      this.client.subscribe(filter, { qos }, (error, granted) => {
+      this.client.subscribe(filter, { qos }, (error, _granted, packet) => {
         clearTimeout(timer);
-        // MQTT.js reports a 0x80 return code as an error; the granted list still carries it.
-        const refused = (error as { code?: number } | null)?.code === 0x80 || granted?.some((g) => g.qos === 0x80);
-        if (refused) resolve('refused');
+        // MQTT.js turns a 0x80 return code into an error; the SUBACK packet still carries the code.
+        const codes = (packet as { granted?: number[] } | undefined)?.granted ?? [];
+        if (codes.some((code) => (code & 0x80) !== 0)) resolve('refused');
         else resolve(error ? 'failed' : 'granted');
       });
       void this.until(() => this.closed, this.timeoutMs).then((closed) => {
@@ -136,7 +138,11 @@ export class AuditConnection {
   }
 
   /** Publishes and waits for the PUBACK (QoS 1); 'failed' if the broker dropped the connection instead. */
-  publish(topic: string, payload: string, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<PublishOutcome> {
+  publish(
+    topic: string,
+    payload: string,
+    options: { qos?: 0 | 1; retain?: boolean } = {},
+  ): Promise<PublishOutcome> {
     if (this.closed) return Promise.resolve('failed');
     return new Promise((resolve) => {
       let done = false;
@@ -147,15 +153,21 @@ export class AuditConnection {
         resolve(outcome);
       };
       const timer = setTimeout(() => finish('failed'), this.timeoutMs);
-      this.client.publish(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false }, (error) =>
-        finish(error ? 'failed' : 'acked'),
+      this.client.publish(
+        topic,
+        payload,
+        { qos: options.qos ?? 1, retain: options.retain ?? false },
+        (error) => finish(error ? 'failed' : 'acked'),
       );
       void this.until(() => this.closed, this.timeoutMs).then((closed) => closed && finish('failed'));
     });
   }
 
   /** The first message (already received or arriving within ms) that satisfies test. */
-  async waitForMessage(test: (m: ReceivedMessage) => boolean, ms: number): Promise<ReceivedMessage | undefined> {
+  async waitForMessage(
+    test: (m: ReceivedMessage) => boolean,
+    ms: number,
+  ): Promise<ReceivedMessage | undefined> {
     await this.until(() => this.messages.some(test) || this.closed, ms);
     return this.messages.find(test);
   }
@@ -170,7 +182,9 @@ export class AuditConnection {
     if (this.closed) return;
     this.closing = true;
     const ended = new Promise<void>((resolve) => this.client.end(false, {}, () => resolve()));
-    const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.timeoutMs).unref());
+    const timer = new Promise<'timeout'>((resolve) =>
+      setTimeout(() => resolve('timeout'), this.timeoutMs).unref(),
+    );
     if ((await Promise.race([ended, timer])) === 'timeout') this.client.end(true);
     await this.waitClosed(Math.min(this.timeoutMs, 1000));
   }
@@ -183,7 +197,10 @@ export class AuditConnection {
 }
 
 /** Connects once and reports how the broker answered. */
-export function openConnection(settings: ConnectionSettings, request: ConnectRequest): Promise<ConnectOutcome> {
+export function openConnection(
+  settings: ConnectionSettings,
+  request: ConnectRequest,
+): Promise<ConnectOutcome> {
   const options: IClientOptions = {
     protocolVersion: 4,
     reconnectPeriod: 0,
@@ -219,15 +236,16 @@ export function openConnection(settings: ConnectionSettings, request: ConnectReq
       resolve({ kind: 'failed', reason: (error as Error).message });
       return;
     }
+    const connection = new AuditConnection(client, settings.timeoutMs);
     client.once('connect', (connack) => {
-      settle({
-        kind: 'accepted',
-        connection: new AuditConnection(client, connack.sessionPresent, settings.timeoutMs),
-      });
+      connection.sessionPresent = connack.sessionPresent;
+      settle({ kind: 'accepted', connection });
     });
     client.on('error', (error: Error & { code?: number | string }) => {
       if (typeof error.code === 'number' && error.code > 0 && error.code < 6) {
         settle({ kind: 'refused', code: error.code, reason: describeConnack(error.code) });
+      } else if (error.message === 'connack timeout') {
+        settle({ kind: 'failed', reason: `no CONNACK within ${settings.timeoutMs} ms` });
       } else {
         settle({ kind: 'failed', reason: error.message });
       }

@@ -40,7 +40,7 @@ export interface RunState {
   settings: ConnectionSettings;
   /** How long "nothing arrives" is waited for after the owner got its copy. */
   settleMs: number;
-  /** Every client id the run gave a victim, to recognise them in $SYS payloads. */
+  /** Every random client id the run gave a victim, to recognise them in $SYS payloads. */
   victimIds: Set<string>;
 }
 
@@ -59,7 +59,13 @@ export function describeOutcome(outcome: ConnectOutcome): string {
 }
 
 /** A CheckResult with the severity a verdict implies unless one is given. */
-export function result(verdict: Verdict, observed: string, why: string, fix: string, severity?: Severity): CheckResult {
+export function result(
+  verdict: Verdict,
+  observed: string,
+  why: string,
+  fix: string,
+  severity?: Severity,
+): CheckResult {
   const implied: Severity = verdict === 'leak' ? 'critical' : verdict === 'weakness' ? 'medium' : 'info';
   return { verdict, severity: severity ?? implied, observed, why, fix };
 }
@@ -68,11 +74,17 @@ export function result(verdict: Verdict, observed: string, why: string, fix: str
 export class CheckContext {
   private readonly connections = new Set<AuditConnection>();
   private readonly cleanups: Array<() => Promise<unknown>> = [];
+  private finished = false;
 
   constructor(
     private readonly run: RunState,
     readonly checkId: string,
   ) {}
+
+  /** The validated target (URL, TLS options, credentials). */
+  get target(): ResolvedTarget {
+    return this.run.target;
+  }
 
   get timeoutMs(): number {
     return this.run.target.timeoutMs;
@@ -112,7 +124,8 @@ export class CheckContext {
     const { attacker, victim } = this.run.target;
     const creds = victim.username !== undefined ? victim : attacker;
     const clientId = victim.username ?? randomClientId();
-    this.run.victimIds.add(clientId);
+    // Only random ids are secrets worth spotting in $SYS; a username may be a common word.
+    if (victim.username === undefined) this.run.victimIds.add(clientId);
     return { clientId, ...creds, inbox: inboxTopic(this.inboxPattern, clientId) };
   }
 
@@ -137,7 +150,14 @@ export class CheckContext {
   /** Connects and reports the outcome; an accepted connection is closed when the check ends. */
   async connect(request: ConnectRequest): Promise<ConnectOutcome> {
     const outcome = await openConnectionPatiently(this.run.settings, request);
-    if (outcome.kind === 'accepted') this.connections.add(outcome.connection);
+    if (outcome.kind === 'accepted') {
+      if (this.finished) {
+        // The check outlived its deadline: nothing may stay open behind the suite's back.
+        await outcome.connection.end();
+        throw new Inconclusive('the check already ended');
+      }
+      this.connections.add(outcome.connection);
+    }
     return outcome;
   }
 
@@ -153,11 +173,16 @@ export class CheckContext {
   }
 
   /** Connects a victim and subscribes it to its exact inbox (the one subscription Hush clients make). */
-  async listeningVictim(victim = this.newVictim(), extra: Partial<ConnectRequest> = {}): Promise<ListeningVictim> {
+  async listeningVictim(
+    victim = this.newVictim(),
+    extra: Partial<ConnectRequest> = {},
+  ): Promise<ListeningVictim> {
     const connection = await this.mustConnect('victim', this.asVictim(victim, extra));
     const outcome = await connection.subscribe(victim.inbox);
     if (outcome !== 'granted') {
-      throw new Inconclusive(`the victim could not subscribe to its own inbox (${outcome === 'refused' ? 'SUBACK 0x80' : 'no SUBACK'})`);
+      throw new Inconclusive(
+        `the victim could not subscribe to its own inbox (${outcome === 'refused' ? 'SUBACK 0x80' : 'no SUBACK'})`,
+      );
     }
     return { identity: victim, connection };
   }
@@ -168,7 +193,10 @@ export class CheckContext {
    */
   async deliverCanary(victim: ListeningVictim, canary: string, from = victim.connection): Promise<void> {
     const published = await from.publish(victim.identity.inbox, canary, { qos: 1 });
-    const arrived = await victim.connection.waitForMessage((m) => m.payload.toString() === canary, this.timeoutMs);
+    const arrived = await victim.connection.waitForMessage(
+      (m) => m.payload.toString() === canary,
+      this.timeoutMs,
+    );
     if (!arrived) {
       const why = victim.connection.droppedByBroker
         ? 'the victim was disconnected by the broker'
@@ -182,13 +210,16 @@ export class CheckContext {
   /** Gives up if an observer connection was dropped before it could have seen a leak. */
   requireAlive(connection: AuditConnection, role: string): void {
     if (connection.droppedByBroker) {
-      throw new Inconclusive(`the ${role} was disconnected by the broker before the check ended${this.sharedAccountHint()}`);
+      throw new Inconclusive(
+        `the ${role} was disconnected by the broker before the check ended${this.sharedAccountHint()}`,
+      );
     }
   }
 
   private sharedAccountHint(): string {
     const { attacker, victim } = this.run.target;
-    const sharedUsername = attacker.username !== undefined && (victim.username ?? attacker.username) === attacker.username;
+    const sharedUsername =
+      attacker.username !== undefined && (victim.username ?? attacker.username) === attacker.username;
     return sharedUsername
       ? '; attacker and victim share one account, which brokers with use_username_as_clientid treat as one client: give the victim its own account'
       : '';
@@ -201,7 +232,7 @@ export class CheckContext {
 
   /** "canary #1a2b3c4d on the victim's inbox" for the first canary received, without its content. */
   describeCanaries(messages: ReceivedMessage[], victimInbox?: string): string {
-    const first = messages[0];
+    const first = messages.find((m) => m.topic === victimInbox) ?? messages[0];
     if (!first) return 'no canary';
     const where = first.topic === victimInbox ? "the victim's inbox" : 'another inbox of this audit';
     const more = messages.length > 1 ? ` (${messages.length} canary messages in all)` : '';
@@ -226,9 +257,14 @@ export class CheckContext {
     this.cleanups.push(fn);
   }
 
+  /** Connects without tracking: for clean-ups, which run after the check's connections are closed. */
+  connectUntracked(request: ConnectRequest): Promise<ConnectOutcome> {
+    return openConnectionPatiently(this.run.settings, request);
+  }
+
   /** Removes a retained message (empty retained publish) with its own short-lived connection. */
   async clearRetained(topic: string, request: ConnectRequest): Promise<void> {
-    const outcome = await openConnectionPatiently(this.run.settings, request);
+    const outcome = await this.connectUntracked(request);
     if (outcome.kind !== 'accepted') return;
     await outcome.connection.publish(topic, '', { qos: 1, retain: true });
     await outcome.connection.end();
@@ -236,6 +272,7 @@ export class CheckContext {
 
   /** Closes every connection the check opened, then runs its deferred clean-ups, newest first. */
   async close(): Promise<void> {
+    this.finished = true;
     await Promise.all([...this.connections].map((c) => c.end()));
     this.connections.clear();
     for (const cleanup of this.cleanups.reverse()) {

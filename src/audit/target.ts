@@ -22,7 +22,9 @@ export function resolveTarget(target: AuditTarget): ResolvedTarget {
     throw new Error(`audit: broker URL is not a URL: ${JSON.stringify(target.url)}`);
   }
   if (!SCHEMES.has(parsedUrl.protocol)) {
-    throw new Error(`audit: broker URL must start with mqtt://, mqtts://, ws:// or wss://, got: ${parsedUrl.protocol}//`);
+    throw new Error(
+      `audit: broker URL must start with mqtt://, mqtts://, ws:// or wss://, got: ${parsedUrl.protocol}//`,
+    );
   }
   const pattern = target.inboxPattern;
   if (pattern.split('%c').length !== 2) {
@@ -35,7 +37,10 @@ export function resolveTarget(target: AuditTarget): ResolvedTarget {
   if (!(timeoutMs >= 100 && timeoutMs <= 120_000)) {
     throw new Error(`audit: timeoutMs must be between 100 and 120000, got: ${target.timeoutMs}`);
   }
-  for (const [role, creds] of [['attacker', target.attacker], ['victim', target.victim]] as const) {
+  for (const [role, creds] of [
+    ['attacker', target.attacker],
+    ['victim', target.victim],
+  ] as const) {
     if (creds.password !== undefined && creds.username === undefined) {
       throw new Error(`audit: ${role} password given without a username`);
     }
@@ -62,12 +67,18 @@ export function inboxPrefixFilter(pattern: string): string {
 
 /** `chats/+/messages` for `chats/%c/messages`: every inbox at once. */
 export function everyInboxFilter(pattern: string): string {
-  return pattern.split('/').map((level) => (level.includes('%c') ? '+' : level)).join('/');
+  return pattern
+    .split('/')
+    .map((level) => (level.includes('%c') ? '+' : level))
+    .join('/');
 }
 
 /** `+/+/+` for a three-level inbox pattern. */
 export function levelWildcardFilter(pattern: string): string {
-  return pattern.split('/').map(() => '+').join('/');
+  return pattern
+    .split('/')
+    .map(() => '+')
+    .join('/');
 }
 
 /** True when the URL's host is a loopback address (plain text there is only informational). */

@@ -63,5 +63,7 @@ export type CheckResult = Omit<Finding, 'id' | 'title'>;
 export interface AttackCheck {
   id: string;
   title: string;
+  /** True for checks that need no victim; the others are skipped as inconclusive when no victim can be set up. */
+  standalone?: boolean;
   run(ctx: CheckContext): Promise<CheckResult>;
 }

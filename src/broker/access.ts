@@ -95,9 +95,18 @@ export class AccessControl {
   /** Aedes preConnect: cheap checks before any password hashing; decides the effective client id. */
   preConnect = (
     client: Client,
-    packet: { clientId: string; clean: boolean; username?: string },
+    packet: { clientId: string; clean: boolean; username?: string; will?: { retain?: boolean } },
     done: (error: Error | null, ok: boolean) => void,
   ): void => {
+    if (packet.will?.retain && !this.options.retainAvailable) {
+      // As Mosquitto with retain_available false: a retained will is refused at CONNECT (no CONNACK in
+      // MQTT 3.1.1 says why), rather than accepted and silently dropped when it fires.
+      this.log.warn(
+        { clientId: packet.clientId },
+        'connection refused: retained will, and retained messages are not accepted',
+      );
+      return done(new Error('retained wills are not accepted'), false);
+    }
     const pending: PendingConnect = { clientIdGiven: packet.clientId };
     this.pending.set(client, pending);
     const address = remoteAddress(client);

@@ -3,6 +3,7 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reapAtExit } from './reaper.ts';
 import { freePort } from './ports.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -67,6 +68,8 @@ export async function startHushBroker(options: HushBrokerOptions = {}): Promise<
   if (child.pid === undefined) throw new Error('hush broker did not start');
   const pid = child.pid;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const forget = reapAtExit(pid);
+  void exited.then(forget);
   const ready = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`hush broker not ready after 20 s:\n${output}`)), 20_000);
     child.stdout?.on('data', (d: Buffer) => {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { reapAtExit } from './reaper.ts';
 import { freePort, waitForPort } from './ports.ts';
 
 /** A real Mosquitto process started for one test, on ports it picked itself. */
@@ -70,6 +71,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   if (child.pid === undefined) throw new Error('mosquitto did not start');
   const pid = child.pid;
+  const forget = reapAtExit(pid);
+  void exited.then(forget);
   try {
     await Promise.race([
       Promise.all([waitForPort(mqttPort), wsPort ? waitForPort(wsPort) : Promise.resolve()]),

@@ -23,13 +23,24 @@ export async function wildcardSubscription(ctx: CheckContext, filter: string): P
   await sleep(ctx.settleMs);
   const leaked = ctx.canariesReceived(attacker);
   if (leaked.length > 0) {
-    return result('leak', `subscribed to "${filter}" and received ${ctx.describeCanaries(leaked, victim.identity.inbox)}`, WHY, FIX);
+    return result(
+      'leak',
+      `subscribed to "${filter}" and received ${ctx.describeCanaries(leaked, victim.identity.inbox)}`,
+      WHY,
+      FIX,
+    );
   }
   ctx.requireAlive(attacker, 'attacker');
   const others = ctx.describeOtherTraffic(attacker);
-  if (granted === 'refused') return result('pass', `SUBACK 0x80: the broker refused "${filter}"${others}`, WHY, FIX);
+  if (granted === 'refused')
+    return result('pass', `SUBACK 0x80: the broker refused "${filter}"${others}`, WHY, FIX);
   if (granted === 'failed') throw new Inconclusive(`no SUBACK for "${filter}"`);
-  return result('pass', `"${filter}" was granted, but the victim's canary was not delivered to the attacker${others}`, WHY, FIX);
+  return result(
+    'pass',
+    `"${filter}" was granted, but the victim's canary was not delivered to the attacker${others}`,
+    WHY,
+    FIX,
+  );
 }
 
 /** One check per filter an outsider would try, derived from the inbox pattern. */
@@ -37,10 +48,26 @@ export function wildcardChecks(inboxPattern: string): AttackCheck[] {
   const filters: Array<[string, string, string]> = [
     ['wildcard-all', '#', 'subscribing to # reads nothing'],
     ['wildcard-plus-all', '+/#', 'subscribing to +/# reads nothing'],
-    ['wildcard-levels', levelWildcardFilter(inboxPattern), `subscribing to ${levelWildcardFilter(inboxPattern)} reads nothing`],
-    ['wildcard-prefix', inboxPrefixFilter(inboxPattern), `subscribing to ${inboxPrefixFilter(inboxPattern)} reads nothing`],
-    ['wildcard-inboxes', everyInboxFilter(inboxPattern), `subscribing to ${everyInboxFilter(inboxPattern)} reads nothing`],
+    [
+      'wildcard-levels',
+      levelWildcardFilter(inboxPattern),
+      `subscribing to ${levelWildcardFilter(inboxPattern)} reads nothing`,
+    ],
+    [
+      'wildcard-prefix',
+      inboxPrefixFilter(inboxPattern),
+      `subscribing to ${inboxPrefixFilter(inboxPattern)} reads nothing`,
+    ],
+    [
+      'wildcard-inboxes',
+      everyInboxFilter(inboxPattern),
+      `subscribing to ${everyInboxFilter(inboxPattern)} reads nothing`,
+    ],
     ['wildcard-shared', '$share/hush-audit/#', 'a shared subscription $share/…/# reads nothing'],
   ];
-  return filters.map(([id, filter, title]) => ({ id, title, run: (ctx) => wildcardSubscription(ctx, filter) }));
+  return filters.map(([id, filter, title]) => ({
+    id,
+    title,
+    run: (ctx) => wildcardSubscription(ctx, filter),
+  }));
 }
