@@ -3,7 +3,10 @@
  * base64url), canary payloads that are recognisable by a fixed prefix, and short fingerprints so a
  * finding can name a canary without repeating it.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+
+/** n random bytes from the platform CSPRNG (crypto.getRandomValues, the one source Hush uses). */
+const randomBytes = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n)));
 
 const CANARY_PREFIX = 'hush-audit-canary:';
 

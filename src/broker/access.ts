@@ -8,7 +8,7 @@
  */
 import type { Client, AuthenticateError, AedesPublishPacket, PublishPacket, Subscription } from 'aedes';
 import type { Logger } from 'pino';
-import { compileClientAcl, type AclFile, type ClientAcl } from './acl/index.ts';
+import { compileClientAcl, topicMatchesFilter, type AclFile, type ClientAcl } from './acl/index.ts';
 import { verifyPassword, type PasswordTable } from './passwd/index.ts';
 import { clientIdProblem } from './client-id.ts';
 import { KeyedTokenBuckets, TokenBucket } from './limits/token-bucket.ts';
@@ -60,6 +60,20 @@ function topicLevels(topic: string): number {
   let levels = 1;
   for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 47) levels++;
   return levels;
+}
+
+/**
+ * MQTT 3.1.1 §4.7.2: `#` or `+` at the start of a filter never match a `$` topic. Aedes applies this to
+ * live messages but not to retained or queued ones, so a `$` topic is delivered only to a client holding
+ * a `$` filter that matches it. Rare (Hush refuses `$` subscriptions the aclfile does not grant), so a
+ * scan of the client's filters is fine.
+ */
+function hasDollarSubscription(client: Client, topic: string): boolean {
+  const subscriptions = (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions;
+  for (const filter in subscriptions) {
+    if (filter.charCodeAt(0) === 36 && topicMatchesFilter(filter, topic)) return true;
+  }
+  return false;
 }
 
 /** Remote address of an Aedes client, for TCP, TLS and WebSocket connections alike. */
@@ -273,7 +287,10 @@ export class AccessControl {
   /** Aedes authorizeForward: the READ check on every delivery (live, retained, queued). */
   authorizeForward = (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null => {
     const state = this.clients.get(client);
-    return state && state.acl.canRead(packet.topic) ? packet : null;
+    if (!state || !state.acl.canRead(packet.topic)) return null;
+    if (packet.topic.charCodeAt(0) === 36 /* $ */ && !hasDollarSubscription(client, packet.topic))
+      return null;
+    return packet;
   };
 
   /** READ check for queueing a message to a session that may be offline. */

@@ -85,8 +85,28 @@ export async function createPersistence(
     if (admit(sub, packet)) await enqueue(sub, packet);
   };
   persistence.outgoingEnqueueCombi = async (subs, packet) => {
-    const admitted = subs.filter((sub) => admit(sub, packet));
+    const dollar = packet.topic.startsWith('$');
+    const seen = new Set<string>();
+    const admitted = subs.filter((sub) => {
+      // MQTT 3.1.1 §4.7.2: a filter starting with a wildcard never matches a `$` topic, but Aedes'
+      // subscription index does not apply that rule; Mosquitto does.
+      if (dollar && !sub.topic.startsWith('$')) return false;
+      // Overlapping filters of one client must store one copy, not one per filter (as Mosquitto).
+      if (seen.has(sub.clientId)) return false;
+      seen.add(sub.clientId);
+      return admit(sub, packet);
+    });
     if (admitted.length > 0) await enqueueCombi(admitted, packet);
+  };
+  const update = persistence.outgoingUpdate as (client: { id: string }, packet: PacketLike) => Promise<void>;
+  persistence.outgoingUpdate = async (client: { id: string }, packet: PacketLike) => {
+    try {
+      await update.call(persistence, client, packet);
+    } catch (error) {
+      // A message the queue policy did not store (full queue) is still delivered to a connected client;
+      // Aedes would otherwise drop the whole connection over the missing copy.
+      if ((error as Error).message !== 'no such packet') throw error;
+    }
   };
   persistence.outgoingClearMessageId = async (client, packet) => {
     const removed = await clear(client, packet);

@@ -236,3 +236,43 @@ describe('Hush broker checks READ on every delivery', () => {
     await back.end();
   });
 });
+
+describe('Hush broker keeps `$` topics away from wildcard filters, as MQTT 3.1.1 §4.7.2 requires', () => {
+  let broker: HushBrokerInstance;
+  let url: string;
+  beforeAll(async () => {
+    broker = await startHushBroker({
+      acl: 'pattern read $x/#\npattern read plain/#\ntopic readwrite #\ntopic readwrite $x/#\n',
+    });
+    url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+  });
+  afterAll(() => broker?.stop());
+
+  it('a retained `$` message reaches a `$x/#` subscriber but not `#` or `+/b`', async () => {
+    const admin = await connectClient(url, { clientId: 'admin' });
+    await admin.client.publishAsync('$x/b', 'dollar retained', { qos: 1, retain: true });
+    await admin.end();
+    const wild = await connectClient(url, { clientId: 'wild' });
+    await wild.client.subscribeAsync(['#', '+/b'], { qos: 1 });
+    const exact = await connectClient(url, { clientId: 'exact' });
+    await exact.client.subscribeAsync('$x/#', { qos: 1 });
+    await sleep(300);
+    expect(wild.received).toEqual([]);
+    expect(exact.received.map((m) => m.payload)).toEqual(['dollar retained']);
+    await Promise.all([wild.end(), exact.end()]);
+  });
+
+  it('a persistent session does not queue `$` messages under `#`, and stores one copy for overlapping filters', async () => {
+    const sleeper = await connectClient(url, { clientId: 'sleeper2', clean: false });
+    await sleeper.client.subscribeAsync(['#', '+/u', 'plain/#', 'plain/+'], { qos: 1 });
+    await sleeper.end();
+    const admin = await connectClient(url, { clientId: 'admin2' });
+    await admin.client.publishAsync('$x/u', 'dollar queued', { qos: 1 });
+    await admin.client.publishAsync('plain/u', 'plain queued', { qos: 1 });
+    await admin.end();
+    const back = await connectClient(url, { clientId: 'sleeper2', clean: false });
+    await sleep(400);
+    expect(back.received.map((m) => m.payload)).toEqual(['plain queued']);
+    await back.end();
+  });
+});

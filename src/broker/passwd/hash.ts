@@ -5,7 +5,7 @@
 // Follows pw__hash() in mosquitto's src/password_mosq.c and pw__digest() / unpwd__decode_passwords()
 // in src/security_default.c (2.0.11); mosquitto_passwd uses 101 iterations (PW_DEFAULT_ITERATIONS).
 
-import { createHash, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, pbkdf2, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { passwordProblem } from './rules.ts';
 
@@ -64,7 +64,7 @@ export async function hashPassword(password: string, iterations = DEFAULT_ITERAT
       `passwd: iterations must be a whole number from 1 to ${MAX_ITERATIONS}, got: ${iterations}`,
     );
   }
-  const salt = randomBytes(SALT_BYTES);
+  const salt = Buffer.from(crypto.getRandomValues(new Uint8Array(SALT_BYTES)));
   const hash = await pbkdf2Async(Buffer.from(password, 'utf8'), salt, iterations, HASH_BYTES, 'sha512');
   return `$7$${iterations}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }

@@ -5,7 +5,6 @@
 // That is where we differ from mosquitto_passwd 2.0.11, which truncates and rewrites the file in place
 // (copy_contents() in apps/mosquitto_passwd/mosquitto_passwd.c) and creates new files with the umask.
 
-import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { lstat, open, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -38,7 +37,10 @@ export async function savePasswordFile(
   const text = formatPasswordFile(table);
   const { target, existing } = await findTarget(file, opts.create === true);
   const dir = path.dirname(target);
-  const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = path.join(
+    dir,
+    `.${path.basename(target)}.${Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString('hex')}.tmp`,
+  );
 
   const handle = await open(temp, 'wx', NEW_FILE_MODE).catch((error: unknown) => {
     throw new PasswordFileError(
