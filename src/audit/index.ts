@@ -6,3 +6,5 @@
 export { runAttackSuite, attackChecks, summarizeFindings, type SuiteOptions } from './suite.ts';
 export type { AuditTarget, Credentials, Finding, Verdict, Severity, AttackCheck } from './types.ts';
 export { fingerprint } from './canary.ts';
+export { runPassiveListen, topicShape } from './passive.ts';
+export { buildAuditReport, formatAuditReport, AUDIT_SCHEMA, type AuditReport } from './report.ts';

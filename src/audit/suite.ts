@@ -8,6 +8,8 @@ import { randomClientId } from './canary.ts';
 import { openConnectionPatiently } from './connection.ts';
 import { CheckContext, Inconclusive, describeOutcome, type RunState } from './context.ts';
 import { authChecks } from './checks/auth.ts';
+import { plaintextChecks } from './checks/plaintext.ts';
+import { publishChecks } from './checks/publish.ts';
 import { clientIdChecks } from './checks/client-ids.ts';
 import { retainedChecks } from './checks/retained.ts';
 import { shareChecks } from './checks/share.ts';
@@ -35,6 +37,7 @@ export interface SuiteOptions {
 export function attackChecks(inboxPattern = 'chats/%c/messages'): AttackCheck[] {
   return [
     ...transportChecks,
+    ...plaintextChecks,
     ...authChecks,
     ...wildcardChecks(inboxPattern),
     ...sysChecks,
@@ -43,6 +46,7 @@ export function attackChecks(inboxPattern = 'chats/%c/messages'): AttackCheck[] 
     ...retainedChecks,
     ...willChecks,
     ...shareChecks,
+    ...publishChecks,
   ];
 }
 

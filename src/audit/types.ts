@@ -29,6 +29,8 @@ export interface AuditTarget {
   ca?: Buffer;
   /** Skip TLS certificate verification (reported by the transport check). */
   insecure?: boolean;
+  /** For TLS targets: ports probed for a plain MQTT listener on the same host (default [1883]). */
+  plainPorts?: number[];
   /** Bound on each single step (connect, subscribe, waiting for the canary); default 5000 ms. */
   timeoutMs?: number;
 }
