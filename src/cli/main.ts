@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerBrokerCommand } from './commands/broker.ts';
 import { registerPasswdCommand } from './commands/passwd.ts';
+import { registerLegacyCommand } from './commands/legacy.ts';
 import { registerAuditCommand } from './commands/audit.ts';
 import { registerStartCommand } from './commands/start.ts';
 import { UserError } from './shared/errors.ts';
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerStartCommand(program);
   registerBrokerCommand(program);
   registerPasswdCommand(program);
+  registerLegacyCommand(program);
   registerAuditCommand(program);
   return program;
 }
