@@ -18,7 +18,8 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: 'ImportSpecifier[imported.name=/^(randomBytes|randomUUID|randomInt|randomFillSync)$/]',
+          selector:
+            'ImportDeclaration[source.value=/^(node:)?crypto$/] > ImportSpecifier[imported.name=/^(randomBytes|randomUUID|randomInt|randomFillSync)$/]',
           message: 'Random values come only from crypto.getRandomValues.',
         },
       ],
@@ -27,6 +28,11 @@ export default tseslint.config(
   {
     // src/core must run unchanged in the browser: no Node built-ins.
     files: ['src/core/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['node:*', 'fs', 'path', 'crypto', 'net'] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: ['fs', 'path', 'crypto', 'net', 'os', 'buffer', 'stream'], patterns: ['node:*'] },
+      ],
+    },
   },
 );

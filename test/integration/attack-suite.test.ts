@@ -57,6 +57,10 @@ const WILDCARDS_PASS = {
 /** Seed mode: anonymous, ids are the secret. Nothing leaks to wildcards; knowing an id is reading its inbox. */
 const SEED_MODE_MOSQUITTO: Record<string, Verdict> = {
   transport: 'info',
+  // The target itself is plain text on loopback, so there is no TLS listener to look beside.
+  'plaintext-listener': 'info',
+  // The seed ACL only lets clients write to inboxes.
+  'publish-arbitrary': 'pass',
   'auth-wrong-password': 'info',
   'auth-anonymous': 'info',
   ...WILDCARDS_PASS,
@@ -74,6 +78,8 @@ const SEED_MODE_MOSQUITTO: Record<string, Verdict> = {
 /** One account per device with use_username_as_clientid: the takeover is gone. */
 const ACCOUNT_MODE: Record<string, Verdict> = {
   transport: 'info',
+  'plaintext-listener': 'info',
+  'publish-arbitrary': 'pass',
   'auth-wrong-password': 'pass',
   'auth-anonymous': 'pass',
   ...WILDCARDS_PASS,
@@ -230,6 +236,8 @@ describe('attack suite against brokers that leak', () => {
         ]) {
           expect(v[id], id).toBe('leak');
         }
+        // Without an ACL the broker relays any topic for anyone.
+        expect(v['publish-arbitrary']).toBe('weakness');
         // The odd ids only add what any id already has here, so they are not blamed for the leak.
         expect([v['client-id-plus'], v['client-id-hash'], v['client-id-slash']]).toEqual([
           'info',
