@@ -101,6 +101,11 @@ export class AccessControl {
     this.connectBuckets = new KeyedTokenBuckets(connectsPerSecondPerAddress, connectBurstPerAddress);
   }
 
+  /** The aclfile in force (for callers that replace only the password table). */
+  get currentAcl(): AclFile | undefined {
+    return this.acl;
+  }
+
   /** With a password file the username becomes the client id, as Mosquitto's use_username_as_clientid. */
   get usernameIsClientId(): boolean {
     return this.passwords !== undefined;

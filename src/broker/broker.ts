@@ -35,6 +35,15 @@ export interface RunningBroker {
   reload(): Promise<boolean>;
   /** Removes persistent sessions not seen for longer than the expiry; returns how many. */
   expireSessions(now?: number): Promise<number>;
+  /**
+   * Installs a password table the caller already holds (the registration server owns the file and
+   * writes it itself): no file is re-read; connections of removed or changed users are closed.
+   */
+  setPasswords(table: PasswordTable): Promise<void>;
+  /** Creates a persistent session subscribed (QoS 1) to `topics`, so messages wait before the first connect. */
+  provisionSession(clientId: string, topics: string[]): Promise<void>;
+  /** Closes a client's connection (if any) and deletes its persistent session and queued messages. */
+  removeSession(clientId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -210,6 +219,34 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
       return true;
     },
     expireSessions,
+    async setPasswords(table) {
+      const clients = Object.values((aedes as unknown as { clients: Record<string, Client> }).clients);
+      const toClose = await access.reload(access.currentAcl, table, clients);
+      for (const client of toClose) {
+        log.info(
+          { clientId: client.id },
+          'client disconnected: its user was removed or its password changed',
+        );
+        client.close();
+      }
+    },
+    async provisionSession(clientId, topics) {
+      const persistence = store.persistence as unknown as {
+        addSubscriptions(client: { id: string }, subs: Array<{ topic: string; qos: number }>): Promise<void>;
+      };
+      await persistence.addSubscriptions(
+        { id: clientId },
+        topics.map((topic) => ({ topic, qos: 1 })),
+      );
+      clock.disconnected(clientId);
+    },
+    async removeSession(clientId) {
+      const client = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[clientId];
+      if (client) await new Promise<void>((resolve) => client.close(() => resolve()));
+      await dropSession(store.persistence, clientId);
+      access.forgetSession(clientId);
+      clock.forget(clientId);
+    },
     async close() {
       clearInterval(sweepTimer);
       for (const server of servers) (server as { closeAllConnections?: () => void }).closeAllConnections?.();
