@@ -1,60 +1,87 @@
 /**
- * The Hush web server: serves the web app and carries MQTT over WebSocket at /mqtt on the same port,
- * so a browser needs one origin only. The registration API and the app itself come with later issues;
- * for now it serves a status page.
+ * The Hush web server: serves the web app, the device registration API and MQTT over WebSocket at /mqtt
+ * on one port, so a browser needs one origin only. The web app comes with a later issue; until then `/`
+ * is a status page. Every response carries the security headers (responses.ts).
  */
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import type { RunningBroker } from '../broker/index.ts';
+import { createRegistrationApi, type RegistrationApiOptions } from './registration-api.ts';
+import { SECURITY_HEADERS } from './responses.ts';
 
-const SECURITY_HEADERS = {
-  'content-security-policy':
-    "default-src 'none'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-opener-policy': 'same-origin',
-} as const;
+export { SECURITY_HEADERS } from './responses.ts';
 
 const STATUS_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Hush</title></head>
 <body><h1>Hush</h1><p>The Hush broker is running. MQTT over WebSocket is served at <code>/mqtt</code>.</p></body></html>
 `;
 
+export interface HttpServerOptions {
+  broker: RunningBroker;
+  host: string;
+  port: number;
+  tls?: { cert: Buffer; key: Buffer };
+  /** Send Strict-Transport-Security (only with a real certificate: HSTS on localhost outlives the test CA). */
+  hsts?: boolean;
+  /** The registration API and /healthz; without it only the page and /mqtt are served. */
+  api?: Omit<RegistrationApiOptions, 'broker' | 'tls' | 'port'>;
+}
+
 /** Starts the web server with the broker's WebSocket endpoint attached; resolves with the bound port. */
 export async function startHttpServer(
-  broker: RunningBroker,
-  host: string,
-  port: number,
-  tls?: { cert: Buffer; key: Buffer },
-): Promise<{ port: number; close(): Promise<void> }> {
+  options: HttpServerOptions,
+): Promise<{ port: number; server: http.Server; close(): Promise<void> }> {
+  const { broker, tls } = options;
+  const headers: Record<string, string> = { ...SECURITY_HEADERS };
+  if (tls && options.hsts) headers['strict-transport-security'] = 'max-age=31536000';
+  const api = options.api
+    ? createRegistrationApi({
+        ...options.api,
+        broker,
+        tls: tls !== undefined,
+        port: () => (server.address() as net.AddressInfo).port,
+      })
+    : undefined;
+
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { ...SECURITY_HEADERS, allow: 'GET, HEAD' }).end();
-      return;
-    }
-    if (req.url === '/' || req.url === '/index.html') {
-      res
-        .writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' })
-        .end(STATUS_PAGE);
-      return;
-    }
-    res.writeHead(404, { ...SECURITY_HEADERS, 'content-type': 'text/plain' }).end('not found\n');
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    const pathname = (req.url ?? '/').split('?')[0]!;
+    void (async () => {
+      if (api && (await api(req, res, pathname))) return;
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+        return;
+      }
+      if (pathname === '/' || pathname === '/index.html') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(STATUS_PAGE);
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
   };
   const server = tls
     ? https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, onRequest)
     : http.createServer(onRequest);
+  // Slow clients cannot hold a request open forever (the WebSocket upgrade is done at the headers).
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 30_000;
   server.on('clientError', (_error, socket) => socket.destroy());
+  server.on('tlsClientError', () => undefined);
   broker.attachWebSocket(server as http.Server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen(options.port, options.host, () => {
       server.off('error', reject);
       resolve();
     });
   });
   return {
     port: (server.address() as net.AddressInfo).port,
+    server: server as http.Server,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

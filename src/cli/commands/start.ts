@@ -1,14 +1,25 @@
 /**
- * `hush start`: the zero-setup server. Embedded broker with the Hush ACL and a password file in the data
- * directory, retained messages refused, the web server with /mqtt on --port, MQTT/TCP on --mqtt-port.
+ * `hush start`: the zero-setup server (what `npm start` runs). Embedded broker with the Hush ACL and a
+ * password file in the data directory, retained messages refused; the web server with the registration
+ * API and /mqtt on --port; plain MQTT/TCP on --mqtt-port, on loopback unless --mqtt-host says otherwise.
+ *
+ * Plain HTTP (and plain MQTT) only on loopback: anywhere else TLS is required (--tls-cert/--tls-key, or
+ * --generate-tls for a local CA whose fingerprint is printed) unless --insecure-http opts out loudly.
+ * Every check runs before anything binds. SIGINT/SIGTERM drain pending registrations and close cleanly;
+ * the data directory keeps devices, sessions and queued messages across restarts.
  */
 import { readFile, writeFile, mkdir, access } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { startBroker } from '../../broker/index.ts';
+import { startBroker, type BrokerOptions } from '../../broker/index.ts';
+import { DeviceRegistry } from '../../server/device-registry.ts';
 import { startHttpServer } from '../../server/http-server.ts';
+import { ensureLocalTls, type CertificateNames } from '../../server/local-tls.ts';
+import { isLoopbackHost, urlHost } from '../../server/loopback.ts';
 import { createCliLogger } from '../shared/logger.ts';
-import { parsePort } from '../shared/options.ts';
+import { parseCount, parsePort } from '../shared/options.ts';
 import { runUntilSignal } from '../shared/run-until-signal.ts';
 import { UserError } from '../shared/errors.ts';
 
@@ -21,10 +32,18 @@ pattern write chats/+/messages
 interface StartFlags {
   host: string;
   port: number;
+  mqttHost: string;
   mqttPort: number;
   dataDir: string;
   tlsCert?: string;
   tlsKey?: string;
+  generateTls: boolean;
+  insecureHttp: boolean;
+  publicUrl?: string;
+  registrationTokenFile?: string;
+  registrationRate: number;
+  registrationBurst: number;
+  connectRate?: number;
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -34,18 +53,146 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
+const WILDCARDS = new Set(['0.0.0.0', '::', '[::]']);
+
+/** Where this machine can reach a listener bound to `host` (wildcards → loopback). */
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '::1';
+  return host;
+}
+
+function insecureWarning(what: string): string {
+  const bar = '!'.repeat(78);
+  return (
+    `${bar}\n` +
+    `!! WARNING: --insecure-http: ${what} without TLS.\n` +
+    '!! Device secrets, registration tokens and chat metadata cross the network in the clear, and anyone\n' +
+    '!! on the path can hijack devices. Use this only behind a TLS-terminating proxy on the same host.\n' +
+    `${bar}\n`
+  );
+}
+
+/** Checks every flag combination; throws UserError before anything is created or bound. */
+function checkFlags(flags: StartFlags): { publicUrl?: URL; warnings: string[] } {
+  const warnings: string[] = [];
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
+    throw new UserError('--tls-cert and --tls-key must be given together');
+  }
+  if (flags.generateTls && flags.tlsCert !== undefined) {
+    throw new UserError('give either --tls-cert/--tls-key or --generate-tls, not both');
+  }
+  const tls = flags.tlsCert !== undefined || flags.generateTls;
+  if (!tls && !isLoopbackHost(flags.host)) {
+    if (!flags.insecureHttp) {
+      throw new UserError(
+        `refusing to serve plain HTTP on ${flags.host}: device secrets would cross the network unencrypted. ` +
+          'Give --tls-cert FILE --tls-key FILE, or --generate-tls for a local CA, ' +
+          '(or --insecure-http if a TLS proxy on this host terminates TLS), or bind --host 127.0.0.1.',
+        2,
+      );
+    }
+    warnings.push(insecureWarning(`serving HTTP and MQTT over WebSocket on ${flags.host}`));
+  }
+  if (!tls && !isLoopbackHost(flags.mqttHost)) {
+    if (!flags.insecureHttp) {
+      throw new UserError(
+        `refusing to serve plain MQTT on ${flags.mqttHost}: give --tls-cert/--tls-key or --generate-tls ` +
+          '(the MQTT listener then speaks TLS), or keep --mqtt-host 127.0.0.1.',
+        2,
+      );
+    }
+    warnings.push(insecureWarning(`serving MQTT over TCP on ${flags.mqttHost}`));
+  }
+  let publicUrl: URL | undefined;
+  if (flags.publicUrl !== undefined) {
+    try {
+      publicUrl = new URL(flags.publicUrl);
+    } catch {
+      throw new UserError(`--public-url: not a URL: ${flags.publicUrl}`, 2);
+    }
+    if (publicUrl.protocol !== 'https:' && publicUrl.protocol !== 'http:') {
+      throw new UserError(
+        `--public-url must be an https:// (or loopback http://) URL, got ${flags.publicUrl}`,
+        2,
+      );
+    }
+    if (publicUrl.protocol === 'http:' && !isLoopbackHost(publicUrl.hostname) && !flags.insecureHttp) {
+      throw new UserError(
+        `--public-url ${flags.publicUrl} is plain http on a non-loopback host; use https:// (or --insecure-http)`,
+        2,
+      );
+    }
+  }
+  return { publicUrl, warnings };
+}
+
+/** Reads the registration token: the file's content without the final newline; refuses an empty one. */
+async function readRegistrationToken(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UserError(`--registration-token-file ${file}: ${(error as Error).message}`);
+  }
+  const token = text.replace(/\r?\n$/, '');
+  if (token.trim() === '') throw new UserError(`--registration-token-file ${file} is empty`);
+  return token;
+}
+
+/** Names the generated server certificate covers: loopback, this host, the bound and public names. */
+function certificateNames(host: string, publicUrl: URL | undefined): CertificateNames {
+  const dns = new Set<string>(['localhost']);
+  const ips = new Set<string>(['127.0.0.1', '::1']);
+  const add = (name: string) => {
+    const bare = name.replace(/^\[|\]$/g, '');
+    if (net.isIP(bare) !== 0) ips.add(bare);
+    else if (/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(bare)) dns.add(bare.toLowerCase());
+  };
+  add(os.hostname());
+  if (publicUrl) add(publicUrl.hostname);
+  if (WILDCARDS.has(host)) {
+    for (const addresses of Object.values(os.networkInterfaces())) {
+      for (const a of addresses ?? []) if (!a.internal && !a.address.startsWith('fe80')) ips.add(a.address);
+    }
+  } else {
+    add(host);
+  }
+  return { dns: [...dns], ips: [...ips] };
+}
+
 /** Registers `hush start`. */
 export function registerStartCommand(program: Command): void {
   program
     .command('start')
-    .description('run Hush: embedded broker and web server')
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'web app and MQTT over WebSocket (/mqtt)', parsePort, 8080)
-    .option('--mqtt-port <port>', 'plain MQTT over TCP', parsePort, 1883)
-    .option('--data-dir <dir>', 'where sessions, keys and files live', '.hush')
-    .option('--tls-cert <file>', 'PEM certificate: serve https/wss and mqtts')
+    .description('run Hush: embedded broker, web server and device registration API')
+    .option(
+      '--host <address>',
+      'address the web server listens on (plain HTTP only on loopback)',
+      '127.0.0.1',
+    )
+    .option('--port <port>', 'web app, registration API and MQTT over WebSocket (/mqtt)', parsePort, 8080)
+    .option('--mqtt-host <address>', 'address of the MQTT/TCP listener', '127.0.0.1')
+    .option('--mqtt-port <port>', 'MQTT over TCP (TLS when not on loopback)', parsePort, 1883)
+    .option('--data-dir <dir>', 'where devices, sessions, queued messages and keys live', '.hush')
+    .option('--tls-cert <file>', 'PEM certificate: serve https/wss (and mqtts off loopback)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--generate-tls', 'create a local CA and server certificate in <data-dir>/tls', false)
+    .option('--insecure-http', 'allow plain HTTP/MQTT on a non-loopback address (behind a TLS proxy)', false)
+    .option('--public-url <url>', 'the URL users open (behind a proxy); registration answers derive from it')
+    .option('--registration-token-file <file>', 'closed deployment: registrations must send this token')
+    .option('--registration-rate <n>', 'registrations per minute per address (0 = no limit)', parseCount, 10)
+    .option('--registration-burst <n>', 'registrations one address may make at once', parseCount, 20)
+    .option('--connect-rate <n>', 'MQTT CONNECTs per second per address (0 = no limit)', parseCount)
     .action(async (flags: StartFlags) => {
+      const { publicUrl, warnings } = checkFlags(flags);
+      if (flags.registrationBurst < 1) throw new UserError('--registration-burst must be at least 1', 2);
+      const registrationToken =
+        flags.registrationTokenFile !== undefined
+          ? await readRegistrationToken(flags.registrationTokenFile)
+          : undefined;
+      for (const warning of warnings) process.stderr.write(warning);
+
       const log = createCliLogger();
       const dataDir = path.resolve(flags.dataDir);
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -54,48 +201,100 @@ export function registerStartCommand(program: Command): void {
       // Never overwrite: an operator may have edited either file.
       if (!(await exists(aclFile))) await writeFile(aclFile, HUSH_ACL, { mode: 0o600 });
       if (!(await exists(passwordFile))) await writeFile(passwordFile, '', { mode: 0o600 });
-      if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
-        throw new UserError('--tls-cert and --tls-key must be given together');
+
+      let tlsFiles: { cert: string; key: string } | undefined;
+      if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) {
+        tlsFiles = { cert: flags.tlsCert, key: flags.tlsKey };
+      } else if (flags.generateTls) {
+        let local;
+        try {
+          local = await ensureLocalTls(path.join(dataDir, 'tls'), certificateNames(flags.host, publicUrl));
+        } catch (error) {
+          throw new UserError((error as Error).message);
+        }
+        tlsFiles = { cert: local.certFile, key: local.keyFile };
+        process.stdout.write(
+          `hush tls: ${local.createdCa ? 'created a local CA' : 'using the local CA'}; ` +
+            'install it in browsers, or compare its SHA-256 fingerprint before trusting it\n' +
+            `hush tls ca=${local.caFile} sha256=${local.caFingerprint}\n`,
+        );
       }
+      let tls: { cert: Buffer; key: Buffer } | undefined;
+      if (tlsFiles) {
+        try {
+          tls = { cert: await readFile(tlsFiles.cert), key: await readFile(tlsFiles.key) };
+        } catch (error) {
+          throw new UserError(`cannot read the TLS certificate or key: ${(error as Error).message}`);
+        }
+      }
+      // Plain MQTT on loopback is for local bots and tools; off loopback the listener speaks TLS.
+      const mqttOnLoopback = isLoopbackHost(flags.mqttHost);
+      const limits: BrokerOptions['limits'] =
+        flags.connectRate !== undefined ? { connectsPerSecondPerAddress: flags.connectRate } : {};
+
       let broker;
       try {
         broker = await startBroker(
           {
-            host: flags.host,
+            host: flags.mqttHost,
             mqttPort: flags.mqttPort,
             aclFile,
             passwordFile,
-            tlsCertFile: flags.tlsCert,
-            tlsKeyFile: flags.tlsKey,
+            tlsCertFile: mqttOnLoopback ? undefined : tlsFiles?.cert,
+            tlsKeyFile: mqttOnLoopback ? undefined : tlsFiles?.key,
             dataDir: path.join(dataDir, 'broker'),
             retainAvailable: false,
+            limits,
           },
           log,
         );
       } catch (error) {
         throw new UserError((error as Error).message);
       }
-      const tls =
-        flags.tlsCert && flags.tlsKey
-          ? { cert: await readFile(flags.tlsCert), key: await readFile(flags.tlsKey) }
-          : undefined;
+      let registry: DeviceRegistry;
       let web;
+      const localUrl = `${tls ? 'https' : 'http'}://${urlHost(reachableHost(flags.host))}`;
       try {
-        web = await startHttpServer(broker, flags.host, flags.port, tls);
+        registry = await DeviceRegistry.open(passwordFile, broker, log);
+        web = await startHttpServer({
+          broker,
+          host: flags.host,
+          port: flags.port,
+          tls,
+          hsts: flags.tlsCert !== undefined,
+          api: {
+            registry,
+            log: log.child({ component: 'api' }),
+            registrationToken,
+            registrationsPerMinute: flags.registrationRate,
+            registrationBurst: flags.registrationBurst,
+            publicUrl,
+            fallbackHost: urlHost(reachableHost(flags.host)),
+            mqttUrl: mqttOnLoopback
+              ? `mqtt://${urlHost(flags.mqttHost)}:${broker.mqttPort ?? flags.mqttPort}`
+              : undefined,
+          },
+        });
       } catch (error) {
         await broker.close();
         throw new UserError(`cannot listen on ${flags.host}:${flags.port}: ${(error as Error).message}`);
       }
-      const scheme = tls ? 'https' : 'http';
+      const url = `${localUrl}:${web.port}/`;
+      // One write, so a reader that waits for `hush ready` has the next line too.
       process.stdout.write(
-        `hush ready ${scheme}://${flags.host}:${web.port}/ mqtt=${broker.mqttPort} data=${dataDir}\n`,
+        `hush ready ${url} mqtt=${broker.mqttPort} data=${dataDir}\n` +
+          `Open ${publicUrl?.href ?? url} in a browser.` +
+          `${registrationToken ? ' Registration needs the token.' : ''} Ctrl-C stops the server.\n`,
       );
       await runUntilSignal(
         log,
-        () => broker.reload(),
+        () => registry.exclusive(() => broker.reload()),
         async () => {
+          // Pending registrations are written and answered first, then the listeners go, then the store.
+          await registry.close();
           await web.close();
           await broker.close();
+          process.stdout.write('hush stopped\n');
         },
       );
     });
