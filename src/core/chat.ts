@@ -459,6 +459,9 @@ export async function acceptAnnouncement(
   return install(retireExpired(state, now), epoch, now, content.name);
 }
 
+/** Kinds that travel at QoS 0 and may be lost: outside the per-sender sequence (PROTOCOL.md §5, §7). */
+const EPHEMERAL_KINDS = new Set<string>(['typing', 'presence']);
+
 /** Seals a chat message under the current epoch; fills in v, chat, epoch, from, id, seq and ts; signs in groups. */
 export async function sealMessage(
   provider: CryptoProvider,
@@ -471,6 +474,8 @@ export async function sealMessage(
   if (!current.members.some((m) => m.id === me.clientId))
     fail('not-a-member', 'chat: I am not a member of this chat');
   if (state.nextSeq > U32_MAX) fail('malformed', 'chat: sequence numbers are exhausted');
+  // Typing and presence may be lost (QoS 0, never queued): they carry seq 0 and do not advance the counter.
+  const ephemeral = EPHEMERAL_KINDS.has(input.kind);
   const content = {
     v: 1,
     ...input,
@@ -478,7 +483,7 @@ export async function sealMessage(
     epoch: current.number,
     from: me.clientId,
     id: randomId(),
-    seq: state.nextSeq,
+    seq: ephemeral ? 0 : state.nextSeq,
     ts: now,
   } as ChatContent;
   const encoded = encodeContent(content);
@@ -488,7 +493,7 @@ export async function sealMessage(
   const { admins: _a, members: _m, ...rest } = state;
   const next = assemble({
     ...rest,
-    nextSeq: state.nextSeq + 1,
+    nextSeq: ephemeral ? state.nextSeq : state.nextSeq + 1,
     sentIds: pushCapped(state.sentIds, content.id, RECENT_IDS_CAP),
   });
   return { wire, state: next, content };
@@ -547,12 +552,13 @@ export async function openMessage(
   const highest = Object.prototype.hasOwnProperty.call(fresh.seqs, content.from)
     ? fresh.seqs[content.from]!
     : undefined;
-  if (highest !== undefined && content.seq > highest + 1) warnings.push('gap');
-  if (highest !== undefined && content.seq <= highest) warnings.push('regression');
+  const ephemeral = EPHEMERAL_KINDS.has(content.kind);
+  if (!ephemeral && highest !== undefined && content.seq > highest + 1) warnings.push('gap');
+  if (!ephemeral && highest !== undefined && content.seq <= highest) warnings.push('regression');
   const { admins: _a, members: _m, ...rest } = fresh;
   const next = assemble({
     ...rest,
-    seqs: { ...fresh.seqs, [content.from]: Math.max(highest ?? 0, content.seq) },
+    seqs: ephemeral ? fresh.seqs : { ...fresh.seqs, [content.from]: Math.max(highest ?? 0, content.seq) },
     recentIds: pushCapped(fresh.recentIds, content.id, RECENT_IDS_CAP),
   });
   return { content, sender, protection: 'verified', warnings, epoch: epoch.number, state: next };

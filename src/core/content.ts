@@ -46,6 +46,11 @@ const common = {
 };
 /** Fields of chat kinds: epoch ≥ 1, seq ≥ 1. */
 const chatCommon = { ...common, epoch: u32.min(1), seq: u32.min(1) };
+/**
+ * Fields of ephemeral chat kinds (typing, presence): sent at QoS 0 and never queued, so they may be lost;
+ * they carry seq 0 and take no part in gap detection, or every lost one would look like a missing message.
+ */
+const ephemeralCommon = { ...common, epoch: u32.min(1), seq: z.literal(0) };
 /** Fields of direct kinds: seq is 0; epoch is 0 when the chat is not known yet (join-request, join-refused). */
 const directCommon = { ...common, epoch: u32, seq: z.literal(0) };
 
@@ -61,9 +66,13 @@ export const receiptSchema = z.strictObject({
   status: z.enum(['delivered', 'read']),
   ids: z.array(idSchema).min(1).max(LIMITS.receiptIdsMax),
 });
-export const typingSchema = z.strictObject({ ...chatCommon, kind: z.literal('typing'), active: z.boolean() });
+export const typingSchema = z.strictObject({
+  ...ephemeralCommon,
+  kind: z.literal('typing'),
+  active: z.boolean(),
+});
 export const presenceSchema = z.strictObject({
-  ...chatCommon,
+  ...ephemeralCommon,
   kind: z.literal('presence'),
   state: z.enum(['online', 'away', 'offline']),
 });

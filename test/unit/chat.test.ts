@@ -361,7 +361,7 @@ describe('replay and order', () => {
     const { alice, bob, aliceState, bobState } = await oneToOne();
     const m1 = await sealMessage(provider, aliceState, alice, { kind: 'text', text: '1' }, T0);
     const m2 = await sealMessage(provider, m1.state, alice, { kind: 'text', text: '2' }, T0);
-    const m3 = await sealMessage(provider, m2.state, alice, { kind: 'typing', active: true }, T0);
+    const m3 = await sealMessage(provider, m2.state, alice, { kind: 'text', text: '3' }, T0);
     const o1 = await openMessage(provider, bobState, bob, m1.wire, T0);
     expect(o1.warnings).toEqual([]);
     const o3 = await openMessage(provider, o1.state, bob, m3.wire, T0);
@@ -369,6 +369,19 @@ describe('replay and order', () => {
     const o2 = await openMessage(provider, o3.state, bob, m2.wire, T0);
     expect(o2.warnings).toEqual(['regression']);
     expect(o2.state.seqs[alice.clientId]).toBe(3);
+  });
+
+  it('keeps typing and presence outside the sequence, so a lost one is not reported as a gap', async () => {
+    const { alice, bob, aliceState, bobState } = await oneToOne();
+    const t1 = await sealMessage(provider, aliceState, alice, { kind: 'typing', active: true }, T0);
+    const p1 = await sealMessage(provider, t1.state, alice, { kind: 'presence', state: 'away' }, T0);
+    const m1 = await sealMessage(provider, p1.state, alice, { kind: 'text', text: '1' }, T0);
+    const m2 = await sealMessage(provider, m1.state, alice, { kind: 'text', text: '2' }, T0);
+    expect([t1.content.seq, p1.content.seq, m1.content.seq, m2.content.seq]).toEqual([0, 0, 1, 2]);
+    // The typing and presence messages are lost; the texts arrive without a gap warning.
+    const o1 = await openMessage(provider, bobState, bob, m1.wire, T0);
+    const o2 = await openMessage(provider, o1.state, bob, m2.wire, T0);
+    expect([o1.warnings, o2.warnings]).toEqual([[], []]);
   });
 });
 

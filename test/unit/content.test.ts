@@ -17,8 +17,8 @@ const examples: Content[] = [
   { ...base, kind: 'text', text: 'hello' },
   { ...base, kind: 'text', text: 'reply', replyTo: ID2 },
   { ...base, kind: 'receipt', status: 'read', ids: [ID, ID2] },
-  { ...base, kind: 'typing', active: true },
-  { ...base, kind: 'presence', state: 'away' },
+  { ...base, seq: 0, kind: 'typing', active: true },
+  { ...base, seq: 0, kind: 'presence', state: 'away' },
   { ...base, kind: 'leave' },
   {
     ...direct,

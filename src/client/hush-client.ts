@@ -1,0 +1,983 @@
+/**
+ * HushClient: one device, its chats and its connection (issue 5). Everything a UI or bot needs: create, invite,
+ * join, send, receipts, typing, membership, history — with events for what arrives (api.ts HushEvents).
+ *
+ * How it keeps its promises:
+ * - Exactly-once for the app: an inbox message is opened, its effects (chat state with the dedupe ids, history,
+ *   the automatic receipt in the outbox) are written in ONE store write, and only then is it acknowledged to the
+ *   broker (connection.ts holds the PUBACK). A redelivered copy is then a 'duplicate' for src/core and dropped.
+ * - Outbox: whatever must reach other devices (texts, receipts, epoch announcements, refusals, leave) is written to
+ *   the chat's record — together with the chat state whose sequence number it used — before it is published; each
+ *   recipient copy is removed on PUBACK. On every (re)connect the remaining copies are published again with the
+ *   same wire bytes, so a message written offline is sent after a restart, and receivers drop any second copy.
+ * - Nothing a peer sends can stop the client: every protocol failure becomes a 'warning' event (tampered, replay,
+ *   old-epoch, unknown-key, …) and the message is acknowledged so it is not redelivered forever.
+ *
+ * Store layout (flat names): device.json, chat.<chatId>.json (state + names + history + outbox), invites.json
+ * (issued invites), joins.json (join requests waiting for an answer), direct-seen.json (ids of handled sealed boxes).
+ */
+
+import { toB64u, fromB64u } from '../core/bytes.ts';
+import {
+  acceptAnnouncement,
+  buildEpochChange,
+  createChat as coreCreateChat,
+  deserializeChat,
+  handleJoinRequest,
+  handlesLeave,
+  joinRequest,
+  leave as coreLeave,
+  openDirect,
+  openJoinRefused,
+  openMessage,
+  sealMessage,
+  serializeChat,
+  type Announcement,
+  type ChatMessageInput,
+  type ChatState,
+  type ChatStateJson,
+  type OpenedDirect,
+} from '../core/chat.ts';
+import { defaultProvider } from '../core/crypto/index.ts';
+import type { CryptoProvider } from '../core/crypto/provider.ts';
+import { peekEnvelope } from '../core/envelope.ts';
+import { HushProtocolError, type ProtocolErrorCode } from '../core/errors.ts';
+import {
+  publicIdentity,
+  publicIdentityFromJson,
+  publicIdentityToJson,
+  type PublicIdentityJson,
+} from '../core/identity.ts';
+import {
+  createInvite as coreCreateInvite,
+  inviteId as deriveInviteId,
+  InviteBook,
+  parseInviteLink,
+} from '../core/invite.ts';
+import type {
+  ChatSummary,
+  ConnectionState,
+  HushEvents,
+  HushWarning,
+  ProfileStore,
+  StoredMessage,
+  WarningCode,
+} from './api.ts';
+import { HushConnection, type ConnectionOptions } from './connection.ts';
+import {
+  checkInviteServer,
+  inboxTopic,
+  inviteServerOf,
+  loadDevice,
+  saveDeviceRecord,
+  type Device,
+  type DeviceKeyVault,
+} from './device.ts';
+import { TypedEmitter } from './emitter.ts';
+import { HushClientError } from './errors.ts';
+import { readJson, writeJson } from './storage.ts';
+
+/** Messages kept per chat in the history. */
+export const HISTORY_CAP = 5000;
+/** Ids of handled sealed boxes kept for dedupe. */
+const DIRECT_SEEN_CAP = 5000;
+const RECEIPT_IDS_MAX = 256;
+
+/** One copy of an outgoing envelope still waiting for the broker's PUBACK. */
+interface OutboxTarget {
+  to: string;
+  wire: string;
+}
+interface OutboxEntry {
+  id: string;
+  kind: 'text' | 'receipt' | 'epoch' | 'leave' | 'join-refused';
+  createdAt: number;
+  targets: OutboxTarget[];
+}
+/** What the store holds for one chat: written in one piece so state, history and outbox never disagree. */
+interface ChatRecord {
+  v: 1;
+  state: ChatStateJson;
+  names: Record<string, string>;
+  unread: number;
+  left?: boolean;
+  history: StoredMessage[];
+  outbox: OutboxEntry[];
+}
+interface LoadedChat {
+  state: ChatState;
+  record: Omit<ChatRecord, 'state'>;
+}
+interface PendingJoin {
+  inviteId: string;
+  inviter: PublicIdentityJson;
+  inbox: string;
+  wire: string;
+  sent: boolean;
+  createdAt: number;
+  displayName?: string;
+}
+interface JoinsRecord {
+  v: 1;
+  pending: PendingJoin[];
+  /** inviteId → chatId of joins already completed (so a late acceptInvite call resolves). */
+  done: Record<string, string>;
+}
+
+const chatName = (chatId: string): string => `chat.${chatId}.json`;
+const STATE_RANK: Record<StoredMessage['state'], number> = {
+  sending: 0,
+  sent: 1,
+  delivered: 2,
+  read: 3,
+  received: -1,
+};
+
+/** Maps a core error code to the warning a UI shows. */
+export function warningCodeOf(code: ProtocolErrorCode): WarningCode {
+  switch (code) {
+    case 'not-a-member':
+      return 'not-a-member';
+    case 'old-epoch':
+      return 'old-epoch';
+    case 'unknown-key':
+      return 'unknown-key';
+    case 'unknown-version':
+      return 'unknown-version';
+    case 'duplicate':
+    case 'stale-epoch':
+      return 'replay';
+    case 'unsigned':
+    case 'bad-signature':
+    case 'not-authorized':
+      return 'unverified-sender';
+    case 'bad-invite':
+    case 'invite-expired':
+    case 'invite-used':
+      return 'bad-invite';
+    default:
+      return 'tampered';
+  }
+}
+
+export interface OpenOptions {
+  store: ProfileStore;
+  provider?: CryptoProvider;
+  now?: () => number;
+  vault?: DeviceKeyVault;
+  /** Connect to the record's plain MQTT URL (mqttUrl) instead of the WebSocket brokerUrl, when it has one (Node). */
+  preferMqttUrl?: boolean;
+  /** Connection tuning (backoff, takeover detection, TLS options) — mostly for tests. */
+  connection?: Partial<Omit<ConnectionOptions, 'url' | 'clientId' | 'password' | 'inbox' | 'onMessage'>>;
+}
+
+export class HushClient extends TypedEmitter<HushEvents> {
+  readonly #store: ProfileStore;
+  readonly #provider: CryptoProvider;
+  readonly #now: () => number;
+  readonly #device: Device;
+  readonly #chats = new Map<string, LoadedChat>();
+  readonly #book: InviteBook;
+  #joins: JoinsRecord;
+  #directSeen: string[];
+  #connection: HushConnection | undefined;
+  readonly #connectionTuning: OpenOptions['connection'];
+  #preferMqttUrl = false;
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Recipient copies published on the current connection: `${entryId}:${to}` → connection generation. */
+  readonly #inflight = new Map<string, number>();
+  readonly #joinWaiters = new Map<
+    string,
+    { resolve: (chatId: string) => void; reject: (e: Error) => void }
+  >();
+  #closed = false;
+
+  private constructor(
+    store: ProfileStore,
+    provider: CryptoProvider,
+    now: () => number,
+    device: Device,
+    book: InviteBook,
+    joins: JoinsRecord,
+    directSeen: string[],
+    tuning: OpenOptions['connection'],
+  ) {
+    super();
+    this.#store = store;
+    this.#provider = provider;
+    this.#now = now;
+    this.#device = device;
+    this.#book = book;
+    this.#joins = joins;
+    this.#directSeen = directSeen;
+    this.#connectionTuning = tuning;
+  }
+
+  /** Opens a profile: loads the device, chats, invites and pending joins. Does not connect. */
+  static async open(options: OpenOptions): Promise<HushClient> {
+    const provider = options.provider ?? defaultProvider();
+    const store = options.store;
+    const device = await loadDevice(store, provider, options.vault);
+    const bookJson = await readJson(store, 'invites.json');
+    const book = bookJson === undefined ? new InviteBook() : InviteBook.fromJSON(bookJson);
+    const joins = ((await readJson(store, 'joins.json')) as JoinsRecord | undefined) ?? {
+      v: 1,
+      pending: [],
+      done: {},
+    };
+    const seen = ((await readJson(store, 'direct-seen.json')) as string[] | undefined) ?? [];
+    const client = new HushClient(
+      store,
+      provider,
+      options.now ?? Date.now,
+      device,
+      book,
+      joins,
+      seen,
+      options.connection,
+    );
+    client.#preferMqttUrl = options.preferMqttUrl ?? false;
+    for (const name of await store.list('chat.')) {
+      const json = (await readJson(store, name)) as ChatRecord | undefined;
+      if (!json || json.v !== 1) continue;
+      const { state: stateJson, ...record } = json;
+      const state = await deserializeChat(provider, stateJson);
+      client.#chats.set(state.id, { state, record });
+    }
+    return client;
+  }
+
+  /** This device's client id (MQTT client id and username). */
+  get clientId(): string {
+    return this.#device.record.clientId;
+  }
+
+  /** This device's inbox topic. */
+  get inbox(): string {
+    return this.#device.record.inbox;
+  }
+
+  /** The device's display name, if it has one. */
+  get displayName(): string | undefined {
+    return this.#device.record.displayName;
+  }
+
+  /** Connection state ('offline' before connect()). */
+  get connectionState(): ConnectionState {
+    return this.#connection?.state ?? 'offline';
+  }
+
+  /**
+   * Connects and stays connected (reconnecting with backoff) until close(). Resolves when online and subscribed;
+   * rejects with HushClientError 'auth-failed' (wrong secret, revoked) or 'replaced' (another connection holds the
+   * device), without retrying.
+   */
+  async connect(): Promise<void> {
+    if (this.#closed) throw new HushClientError('closed', 'client: closed');
+    if (!this.#connection) {
+      const record = this.#device.record;
+      const connection = new HushConnection({
+        ...this.#connectionTuning,
+        url: this.#preferMqttUrl && record.mqttUrl ? record.mqttUrl : record.brokerUrl,
+        clientId: record.clientId,
+        password: record.deviceSecret,
+        inbox: record.inbox,
+        expectSession: record.sessionSeen ?? false,
+        onMessage: (payload, info) => this.#serial(() => this.#handleInbound(payload, info.dup)),
+      });
+      connection.on('state', (event) => this.emit('connection', event));
+      connection.on('warning', (warning) => this.emit('warning', warning));
+      connection.on('online', () => {
+        void this.#serial(async () => {
+          if (!this.#device.record.sessionSeen) {
+            this.#device.record.sessionSeen = true;
+            await saveDeviceRecord(this.#store, this.#device.record);
+          }
+        });
+        this.#flush();
+      });
+      this.#connection = connection;
+    }
+    await this.#connection.connect();
+  }
+
+  /** Disconnects and waits for work in progress to be stored. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#connection?.close();
+    await this.#queue.catch(() => undefined);
+    for (const waiter of this.#joinWaiters.values())
+      waiter.reject(new HushClientError('closed', 'client: closed'));
+    this.#joinWaiters.clear();
+  }
+
+  /** The chats this device is in. */
+  chats(): ChatSummary[] {
+    const out: ChatSummary[] = [];
+    for (const { state, record } of this.#chats.values()) {
+      if (record.left) continue;
+      let last: StoredMessage | undefined;
+      for (let i = record.history.length - 1; i >= 0 && !last; i--) last = record.history[i];
+      out.push({
+        chatId: state.id,
+        ...(state.name !== undefined ? { name: state.name } : {}),
+        members: state.current.members.map((m) => ({
+          clientId: m.id,
+          ...(record.names[m.id] !== undefined ? { displayName: record.names[m.id] } : {}),
+        })),
+        epoch: state.current.number,
+        unread: record.unread,
+        ...(last ? { lastMessage: { from: last.from, text: last.text, ts: last.ts } } : {}),
+      });
+    }
+    return out;
+  }
+
+  /** The last `limit` messages of a chat (all by default), oldest first. */
+  history(chatId: string, { limit }: { limit?: number } = {}): StoredMessage[] {
+    const chat = this.#chat(chatId, true);
+    const list = chat.record.history;
+    return (limit === undefined ? list : list.slice(Math.max(0, list.length - limit))).map((m) => ({ ...m }));
+  }
+
+  /** Creates a chat with this device as its only member, creator and admin. */
+  createChat({ name }: { name?: string } = {}): Promise<string> {
+    return this.#serial(async () => {
+      const state = await coreCreateChat(this.#provider, this.#device.identity, {
+        ...(name !== undefined ? { name } : {}),
+        now: this.#now(),
+      });
+      const names: Record<string, string> = {};
+      if (this.displayName !== undefined) names[this.clientId] = this.displayName;
+      const chat: LoadedChat = { state, record: { v: 1, names, unread: 0, history: [], outbox: [] } };
+      await this.#save(chat);
+      this.emit('chat', { chatId: state.id, change: 'created' });
+      return state.id;
+    });
+  }
+
+  /**
+   * Creates an invite link to `chatId` (a new chat if none). Single-use by default; `uses` and `expiresInMs`
+   * widen or bound it. The link is a bearer secret until used.
+   */
+  async createInvite(
+    chatId?: string,
+    { uses, expiresInMs }: { uses?: number; expiresInMs?: number } = {},
+  ): Promise<{ link: string; chatId: string }> {
+    const id = chatId ?? (await this.createChat());
+    return this.#serial(async () => {
+      const chat = this.#chat(id);
+      if (!chat.state.current.admins.includes(this.clientId))
+        throw new HushClientError('not-allowed', 'invite: only an admin of the chat may invite');
+      const exp = expiresInMs !== undefined ? this.#now() + expiresInMs : undefined;
+      const created = await coreCreateInvite(this.#provider, {
+        inviter: publicIdentity(this.#device.identity),
+        inbox: this.clientId,
+        server: inviteServerOf(this.#device.record),
+        ...(exp !== undefined ? { exp } : {}),
+        ...(uses !== undefined ? { uses } : {}),
+      });
+      this.#book.issue({
+        inviteId: created.inviteId,
+        secret: created.secret,
+        chat: id,
+        ...(uses !== undefined ? { uses } : {}),
+        ...(exp !== undefined ? { exp } : {}),
+      });
+      await writeJson(this.#store, 'invites.json', this.#book.toJSON());
+      return { link: created.link, chatId: id };
+    });
+  }
+
+  /**
+   * Joins a chat through an invite link: sends the join request (sealed to the inviter) to the invite's inbox and
+   * resolves with the chat id once the inviter's epoch announcement has arrived — which may be much later if the
+   * inviter is offline (the request waits in its queue). Rejects 'wrong-server', 'join-refused', or 'timeout' when
+   * `timeoutMs` passes (the join stays pending and completes whenever the answer comes).
+   */
+  async acceptInvite(
+    link: string,
+    { timeoutMs, displayName }: { timeoutMs?: number; displayName?: string } = {},
+  ): Promise<string> {
+    const invite = parseInviteLink(link, { now: this.#now() });
+    checkInviteServer(this.#device.record, invite.server);
+    if (invite.inviter.id === this.clientId)
+      throw new HushClientError('not-allowed', 'invite: this is this device’s own invite');
+    const name = displayName ?? this.displayName;
+    const inviteId = await this.#serial(async () => {
+      const wire = await joinRequest(this.#provider, this.#device.identity, invite, name, this.#now());
+      const id = toB64u(await deriveInviteId(this.#provider, invite.secret));
+      if (this.#joins.done[id] === undefined && !this.#joins.pending.some((p) => p.inviteId === id)) {
+        this.#joins.pending.push({
+          inviteId: id,
+          inviter: publicIdentityToJson(invite.inviter),
+          inbox: invite.inbox,
+          wire: toB64u(wire),
+          sent: false,
+          createdAt: this.#now(),
+          ...(name !== undefined ? { displayName: name } : {}),
+        });
+        await this.#saveJoins();
+      }
+      return id;
+    });
+    const done = this.#joins.done[inviteId];
+    if (done !== undefined) return done;
+    const joined = new Promise<string>((resolve, reject) =>
+      this.#joinWaiters.set(inviteId, { resolve, reject }),
+    );
+    this.#flush();
+    if (timeoutMs === undefined) return joined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new HushClientError(
+              'timeout',
+              `invite: no answer from the inviter after ${timeoutMs} ms (the request stays pending)`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([joined, timeout]);
+    } finally {
+      clearTimeout(timer);
+      this.#joinWaiters.delete(inviteId);
+    }
+  }
+
+  /** Sends a text to every other member (one publish per member inbox). Stored first; sent when online. */
+  sendText(chatId: string, text: string): Promise<{ id: string }> {
+    return this.#serial(async () => {
+      const chat = this.#chat(chatId);
+      const { id, ts, others } = await this.#sealToOutbox(chat, { kind: 'text', text }, 'text');
+      const message: StoredMessage = {
+        chatId,
+        id,
+        from: this.clientId,
+        text,
+        ts,
+        state: others.length > 0 ? 'sending' : 'sent',
+      };
+      chat.record.history = capHistory([...chat.record.history, message]);
+      await this.#save(chat);
+      this.#flush();
+      return { id };
+    });
+  }
+
+  /** Marks received messages as read: a 'read' receipt to the chat, unread count to zero. */
+  markRead(chatId: string, ids: string[]): Promise<void> {
+    return this.#serial(async () => {
+      const chat = this.#chat(chatId);
+      const known = new Set(chat.record.history.filter((m) => m.state === 'received').map((m) => m.id));
+      const wanted = [...new Set(ids)].filter((id) => known.has(id));
+      for (let i = 0; i < wanted.length; i += RECEIPT_IDS_MAX) {
+        await this.#sealToOutbox(
+          chat,
+          { kind: 'receipt', status: 'read', ids: wanted.slice(i, i + RECEIPT_IDS_MAX) },
+          'receipt',
+        );
+      }
+      chat.record.unread = 0;
+      await this.#save(chat);
+      this.#flush();
+    });
+  }
+
+  /** Tells the others this device is typing; QoS 0, only when online, never queued. Returns false if not sent. */
+  setTyping(chatId: string, active: boolean): Promise<boolean> {
+    return this.#serial(async () => {
+      const connection = this.#connection;
+      if (!connection?.online) return false;
+      const chat = this.#chat(chatId);
+      const others = this.#others(chat);
+      if (others.length === 0) return false;
+      const sealed = await sealMessage(
+        this.#provider,
+        chat.state,
+        this.#device.identity,
+        { kind: 'typing', active },
+        this.#now(),
+      );
+      chat.state = sealed.state;
+      await this.#save(chat);
+      for (const to of others) connection.publishEphemeral(this.#topic(to), sealed.wire);
+      return true;
+    });
+  }
+
+  /** Removes a member (admins only): a new epoch whose key the removed member never gets. */
+  removeMember(chatId: string, clientId: string): Promise<void> {
+    return this.#serial(async () => {
+      const chat = this.#chat(chatId);
+      await this.#epochChange(chat, { remove: [clientId] });
+      this.emit('chat', { chatId, change: 'members' });
+    });
+  }
+
+  /** Leaves a chat: a 'leave' to the others and, for an admin, the next epoch without this device. */
+  leaveChat(chatId: string): Promise<void> {
+    return this.#serial(async () => {
+      const chat = this.#chat(chatId);
+      const others = this.#others(chat);
+      const { wire, announcements } = await coreLeave(
+        this.#provider,
+        chat.state,
+        this.#device.identity,
+        this.#now(),
+      );
+      const now = this.#now();
+      if (others.length > 0) {
+        chat.record.outbox.push({
+          id: `leave-${toB64u(crypto.getRandomValues(new Uint8Array(8)))}`,
+          kind: 'leave',
+          createdAt: now,
+          targets: others.map((to) => ({ to, wire: toB64u(wire) })),
+        });
+      }
+      this.#queueAnnouncements(chat, announcements);
+      chat.record.left = true;
+      await this.#save(chat);
+      this.emit('chat', { chatId, change: 'left' });
+      this.#flush();
+    });
+  }
+
+  // ---- internals ----
+
+  /** Runs `fn` after everything queued before it: one change to the profile at a time. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #chat(chatId: string, allowLeft = false): LoadedChat {
+    const chat = this.#chats.get(chatId);
+    if (!chat || (chat.record.left && !allowLeft))
+      throw new HushClientError('unknown-chat', `client: no chat ${JSON.stringify(chatId)} on this device`);
+    return chat;
+  }
+
+  #others(chat: LoadedChat): string[] {
+    return chat.state.current.members.map((m) => m.id).filter((id) => id !== this.clientId);
+  }
+
+  #topic(clientId: string): string {
+    return inboxTopic(clientId, this.#device.record.inboxPattern);
+  }
+
+  async #save(chat: LoadedChat): Promise<void> {
+    this.#chats.set(chat.state.id, chat);
+    const record: ChatRecord = { ...chat.record, state: serializeChat(chat.state) };
+    await writeJson(this.#store, chatName(chat.state.id), record);
+  }
+
+  async #saveJoins(): Promise<void> {
+    await writeJson(this.#store, 'joins.json', this.#joins);
+  }
+
+  /** Seals a chat message to the current epoch and queues one copy per other member (caller saves). */
+  async #sealToOutbox(
+    chat: LoadedChat,
+    input: ChatMessageInput,
+    kind: OutboxEntry['kind'],
+  ): Promise<{ id: string; ts: number; others: string[] }> {
+    const now = this.#now();
+    const sealed = await sealMessage(this.#provider, chat.state, this.#device.identity, input, now);
+    chat.state = sealed.state;
+    const others = this.#others(chat);
+    const wire = toB64u(sealed.wire);
+    if (others.length > 0) {
+      chat.record.outbox.push({
+        id: sealed.content.id,
+        kind,
+        createdAt: now,
+        targets: others.map((to) => ({ to, wire })),
+      });
+    }
+    return { id: sealed.content.id, ts: now, others };
+  }
+
+  #queueAnnouncements(chat: LoadedChat, announcements: Announcement[]): void {
+    if (announcements.length === 0) return;
+    chat.record.outbox.push({
+      id: `epoch-${chat.state.current.number}-${toB64u(crypto.getRandomValues(new Uint8Array(8)))}`,
+      kind: 'epoch',
+      createdAt: this.#now(),
+      targets: announcements.map((a) => ({ to: a.to.id, wire: toB64u(a.wire) })),
+    });
+  }
+
+  async #epochChange(chat: LoadedChat, change: { remove?: string[] }): Promise<void> {
+    const { newState, announcements } = await buildEpochChange(
+      this.#provider,
+      chat.state,
+      this.#device.identity,
+      { ...change, now: this.#now() },
+    );
+    chat.state = newState;
+    this.#queueAnnouncements(chat, announcements);
+    await this.#save(chat);
+    this.#flush();
+  }
+
+  /** Publishes every outbox copy and pending join request not yet in flight on the current connection. */
+  #flush(): void {
+    const connection = this.#connection;
+    if (!connection?.online) return;
+    const generation = connection.generation;
+    for (const chat of this.#chats.values()) {
+      const chatId = chat.state.id;
+      for (const entry of chat.record.outbox) {
+        for (const target of entry.targets) {
+          const key = `${entry.id}:${target.to}`;
+          if (this.#inflight.get(key) === generation) continue;
+          this.#inflight.set(key, generation);
+          connection.publish(this.#topic(target.to), fromB64u(target.wire, 'outbox wire')).then(
+            () => {
+              this.#inflight.delete(key);
+              void this.#serial(() => this.#acked(chatId, entry.id, target.to));
+            },
+            () => {
+              if (this.#inflight.get(key) === generation) this.#inflight.delete(key);
+            },
+          );
+        }
+      }
+    }
+    for (const join of this.#joins.pending) {
+      if (join.sent) continue;
+      const key = `join:${join.inviteId}`;
+      if (this.#inflight.get(key) === generation) continue;
+      this.#inflight.set(key, generation);
+      connection.publish(this.#topic(join.inbox), fromB64u(join.wire, 'join wire')).then(
+        () => {
+          this.#inflight.delete(key);
+          void this.#serial(async () => {
+            const pending = this.#joins.pending.find((p) => p.inviteId === join.inviteId);
+            if (pending && !pending.sent) {
+              pending.sent = true;
+              await this.#saveJoins();
+            }
+          });
+        },
+        () => {
+          if (this.#inflight.get(key) === generation) this.#inflight.delete(key);
+        },
+      );
+    }
+  }
+
+  /** The broker acknowledged one recipient copy: drop it from the outbox; a text with none left is 'sent'. */
+  async #acked(chatId: string, entryId: string, to: string): Promise<void> {
+    const chat = this.#chats.get(chatId);
+    if (!chat) return;
+    const entry = chat.record.outbox.find((e) => e.id === entryId);
+    if (!entry) return;
+    const before = entry.targets.length;
+    entry.targets = entry.targets.filter((t) => t.to !== to);
+    if (entry.targets.length === before) return;
+    let changed: StoredMessage | undefined;
+    if (entry.targets.length === 0) {
+      chat.record.outbox = chat.record.outbox.filter((e) => e !== entry);
+      if (entry.kind === 'text') changed = this.#promote(chat, entryId, 'sent');
+    }
+    await this.#save(chat);
+    if (changed) this.emit('message-state', { chatId, id: changed.id, state: changed.state });
+  }
+
+  /** Moves an own message forward (never back) to `state`; returns it if it changed. */
+  #promote(chat: LoadedChat, id: string, state: StoredMessage['state']): StoredMessage | undefined {
+    const message = chat.record.history.find((m) => m.id === id && m.from === this.clientId);
+    if (!message || STATE_RANK[state] <= STATE_RANK[message.state]) return undefined;
+    message.state = state;
+    return message;
+  }
+
+  #warn(error: unknown, extra: { chatId?: string; from?: string } = {}): void {
+    const code: WarningCode =
+      error instanceof HushProtocolError ? warningCodeOf(error.code) : ('tampered' as const);
+    const detail = error instanceof Error ? error.message : String(error);
+    const warning: HushWarning = { code, detail, ...extra };
+    this.emit('warning', warning);
+  }
+
+  /**
+   * Handles one inbox message. Protocol failures become warnings and the message counts as handled (acked); a
+   * store failure throws, so the message is not acknowledged and comes again.
+   */
+  async #handleInbound(wire: Uint8Array, dup: boolean): Promise<void> {
+    let peeked: ReturnType<typeof peekEnvelope>;
+    try {
+      peeked = peekEnvelope(wire);
+    } catch (error) {
+      this.#warn(error);
+      return;
+    }
+    if (peeked.version === 2) await this.#handleDirect(wire, dup);
+    else await this.#handleChat(wire, toB64u(peeked.keyId), dup);
+  }
+
+  /** The chat whose current or previous epoch has this key id, or one that retired it. */
+  #chatForKey(keyId: string): LoadedChat | undefined {
+    let retired: LoadedChat | undefined;
+    for (const chat of this.#chats.values()) {
+      if (chat.record.left) continue;
+      const s = chat.state;
+      if (toB64u(s.current.keys.keyId) === keyId) return chat;
+      if (s.previous && toB64u(s.previous.keys.keyId) === keyId) return chat;
+      if (s.retiredKeyIds.includes(keyId)) retired = chat;
+    }
+    return retired;
+  }
+
+  async #handleChat(wire: Uint8Array, keyId: string, dup: boolean): Promise<void> {
+    const chat = this.#chatForKey(keyId);
+    if (!chat) {
+      this.#warn(
+        new HushProtocolError('unknown-key', 'client: a message under a key this device does not have'),
+      );
+      return;
+    }
+    const chatId = chat.state.id;
+    let opened: Awaited<ReturnType<typeof openMessage>>;
+    try {
+      opened = await openMessage(this.#provider, chat.state, this.#device.identity, wire, this.#now());
+    } catch (error) {
+      // A QoS 1 redelivery (dup flag) of something already stored is expected: drop it quietly.
+      if (error instanceof HushProtocolError && error.code === 'duplicate' && dup) return;
+      this.#warn(error, { chatId });
+      return;
+    }
+    const content = opened.content;
+    const from = content.from;
+    chat.state = opened.state;
+    const after: Array<() => void> = [];
+    for (const w of opened.warnings) {
+      after.push(() =>
+        this.emit('warning', {
+          code: w === 'gap' ? 'sequence-gap' : 'sequence-regression',
+          chatId,
+          from,
+          detail:
+            w === 'gap'
+              ? `messages from ${from} are missing or still on their way (sequence ${content.seq})`
+              : `a message from ${from} arrived out of order (sequence ${content.seq})`,
+        }),
+      );
+    }
+    switch (content.kind) {
+      case 'text': {
+        const message: StoredMessage = {
+          chatId,
+          id: content.id,
+          from,
+          text: content.text,
+          ts: content.ts,
+          state: 'received',
+        };
+        chat.record.history = capHistory([...chat.record.history, message]);
+        chat.record.unread += 1;
+        await this.#sealToOutbox(
+          chat,
+          { kind: 'receipt', status: 'delivered', ids: [content.id] },
+          'receipt',
+        );
+        after.push(() =>
+          this.emit('message', {
+            chatId,
+            from,
+            id: content.id,
+            text: content.text,
+            ts: content.ts,
+            protection: opened.protection,
+          }),
+        );
+        break;
+      }
+      case 'receipt': {
+        for (const id of content.ids) {
+          const changed = this.#promote(chat, id, content.status);
+          if (changed) after.push(() => this.emit('message-state', { chatId, id, state: changed.state }));
+        }
+        after.push(() =>
+          this.emit('receipt', { chatId, from, status: content.status, ids: [...content.ids] }),
+        );
+        break;
+      }
+      case 'typing':
+        after.push(() => this.emit('typing', { chatId, from, active: content.active }));
+        break;
+      case 'presence':
+        after.push(() => this.emit('presence', { chatId, from, state: content.state }));
+        break;
+      case 'leave': {
+        if (handlesLeave(chat.state, this.#device.identity, from)) {
+          const { newState, announcements } = await buildEpochChange(
+            this.#provider,
+            chat.state,
+            this.#device.identity,
+            { remove: [from], now: this.#now() },
+          );
+          chat.state = newState;
+          this.#queueAnnouncements(chat, announcements);
+          after.push(() => this.emit('chat', { chatId, change: 'members' }));
+        }
+        break;
+      }
+    }
+    await this.#save(chat);
+    for (const f of after) f();
+    this.#flush();
+  }
+
+  async #rememberDirect(id: string): Promise<void> {
+    this.#directSeen = [...this.#directSeen.slice(-(DIRECT_SEEN_CAP - 1)), id];
+    await writeJson(this.#store, 'direct-seen.json', this.#directSeen);
+  }
+
+  async #handleDirect(wire: Uint8Array, dup: boolean): Promise<void> {
+    let opened: OpenedDirect;
+    try {
+      opened = await openDirect(this.#provider, this.#device.identity, wire);
+    } catch (error) {
+      this.#warn(error);
+      return;
+    }
+    const content = opened.content;
+    if (this.#directSeen.includes(content.id)) {
+      if (!dup)
+        this.#warn(new HushProtocolError('duplicate', 'client: a sealed box that was already handled'));
+      return;
+    }
+    const now = this.#now();
+    try {
+      switch (content.kind) {
+        case 'join-request': {
+          const issued = this.#book.get(content.invite);
+          const chat = issued ? this.#chats.get(issued.chat) : undefined;
+          if (!chat || chat.record.left) {
+            this.#warn(new HushProtocolError('bad-invite', 'client: join request for an unknown invite'), {
+              from: content.from,
+            });
+            break;
+          }
+          const outcome = await handleJoinRequest(
+            this.#provider,
+            chat.state,
+            this.#device.identity,
+            this.#book,
+            opened,
+            now,
+          );
+          if (outcome.accepted) {
+            chat.state = outcome.newState;
+            if (outcome.displayName !== undefined) chat.record.names[outcome.joiner.id] = outcome.displayName;
+            this.#queueAnnouncements(chat, outcome.announcements);
+          } else {
+            chat.record.outbox.push({
+              id: `refused-${content.id}`,
+              kind: 'join-refused',
+              createdAt: now,
+              targets: [{ to: outcome.to.id, wire: toB64u(outcome.wire) }],
+            });
+          }
+          await writeJson(this.#store, 'invites.json', this.#book.toJSON());
+          await this.#save(chat);
+          await this.#rememberDirect(content.id);
+          if (outcome.accepted) this.emit('chat', { chatId: chat.state.id, change: 'members' });
+          else
+            this.emit('warning', {
+              code: 'bad-invite',
+              chatId: chat.state.id,
+              from: content.from,
+              detail: `refused a join request: ${outcome.reason}`,
+            });
+          this.#flush();
+          return;
+        }
+        case 'epoch': {
+          const known = this.#chats.get(content.chat);
+          if (known) {
+            if (known.record.left) break;
+            known.state = await acceptAnnouncement(
+              this.#provider,
+              known.state,
+              this.#device.identity,
+              opened,
+              {
+                now,
+              },
+            );
+            await this.#save(known);
+            await this.#rememberDirect(content.id);
+            this.emit('chat', { chatId: content.chat, change: 'members' });
+            this.#flush();
+            return;
+          }
+          const pending = this.#joins.pending.find((p) => p.inviter.id === content.from);
+          if (!pending) {
+            this.#warn(
+              new HushProtocolError(
+                'not-authorized',
+                'client: an epoch announcement for a chat this device never asked to join',
+              ),
+              { from: content.from },
+            );
+            break;
+          }
+          const state = await acceptAnnouncement(this.#provider, undefined, this.#device.identity, opened, {
+            expectedSigner: publicIdentityFromJson(pending.inviter),
+            now,
+          });
+          const names: Record<string, string> = {};
+          if (pending.displayName !== undefined) names[this.clientId] = pending.displayName;
+          const chat: LoadedChat = { state, record: { v: 1, names, unread: 0, history: [], outbox: [] } };
+          await this.#save(chat);
+          this.#joins.pending = this.#joins.pending.filter((p) => p !== pending);
+          this.#joins.done[pending.inviteId] = state.id;
+          await this.#saveJoins();
+          await this.#rememberDirect(content.id);
+          this.emit('chat', { chatId: state.id, change: 'joined' });
+          this.#joinWaiters.get(pending.inviteId)?.resolve(state.id);
+          this.#joinWaiters.delete(pending.inviteId);
+          this.#flush();
+          return;
+        }
+        case 'join-refused': {
+          const pending = this.#joins.pending.find((p) => p.inviteId === content.invite);
+          if (!pending) {
+            this.#warn(new HushProtocolError('not-authorized', 'client: a join refusal for no pending join'));
+            break;
+          }
+          const refusal = await openJoinRefused(
+            this.#provider,
+            this.#device.identity,
+            opened,
+            publicIdentityFromJson(pending.inviter),
+          );
+          this.#joins.pending = this.#joins.pending.filter((p) => p !== pending);
+          await this.#saveJoins();
+          await this.#rememberDirect(content.id);
+          const message = `invite: the inviter refused the join: ${refusal.reason}`;
+          this.emit('warning', { code: 'join-refused', from: content.from, detail: message });
+          this.#joinWaiters.get(pending.inviteId)?.reject(new HushClientError('join-refused', message));
+          this.#joinWaiters.delete(pending.inviteId);
+          return;
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof HushProtocolError)) throw error;
+      this.#warn(error, { from: content.from });
+    }
+  }
+}
+
+function capHistory(list: StoredMessage[]): StoredMessage[] {
+  return list.length > HISTORY_CAP ? list.slice(list.length - HISTORY_CAP) : list;
+}
