@@ -101,6 +101,8 @@ export interface ChatState {
   sentIds: string[];
   /** The seq this device's next chat envelope gets. */
   nextSeq: number;
+  /** Members of the current epoch who sent 'leave' (cleared when the next epoch is installed). */
+  departed: string[];
 }
 
 /** A sealed box for one member. */
@@ -169,10 +171,17 @@ const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
 const smallestId = (ids: Iterable<string>): string | undefined => [...ids].sort()[0];
 
 /** Builds a state whose derived fields (admins, members) follow its current epoch. */
-function assemble(state: Omit<ChatState, 'admins' | 'members'>): ChatState {
+function assemble(
+  state: Omit<ChatState, 'admins' | 'members' | 'departed'> & { departed?: string[] },
+): ChatState {
   const members: Record<string, PublicIdentity> = {};
   for (const m of state.current.members) members[m.id] = m;
-  const out: ChatState = { ...state, admins: [...state.current.admins], members };
+  const out: ChatState = {
+    ...state,
+    departed: [...(state.departed ?? [])],
+    admins: [...state.current.admins],
+    members,
+  };
   if (out.name === undefined) delete out.name;
   if (out.previous === undefined) delete out.previous;
   return out;
@@ -211,7 +220,27 @@ function install(state: ChatState, epoch: EpochState, now: number, name: string 
     current: epoch,
     previous: { ...state.current, retiredAt: now },
     retiredKeyIds: retired,
+    departed: [],
   });
+}
+
+/**
+ * Who starts the next epoch when members leave (§2): the admin of the current epoch with the smallest id
+ * who has not left; if every admin left, the remaining member with the smallest id.
+ */
+function successorOf(state: ChatState, alsoDeparted?: string): string | undefined {
+  const gone = new Set([...state.departed, ...(alsoDeparted ? [alsoDeparted] : [])]);
+  const admins = state.current.admins.filter((id) => !gone.has(id));
+  if (admins.length > 0) return smallestId(admins);
+  return smallestId(state.current.members.map((m) => m.id).filter((id) => !gone.has(id)));
+}
+
+/** True if `id` may start the next epoch: an admin who has not left, or the successor once all admins left. */
+function mayAnnounce(state: ChatState, id: string): 'admin' | 'successor' | undefined {
+  const admins = state.current.admins;
+  if (admins.includes(id) && !state.departed.includes(id)) return 'admin';
+  if (admins.every((a) => state.departed.includes(a)) && successorOf(state) === id) return 'successor';
+  return undefined;
 }
 
 /** Creates a new chat: epoch 1 with a fresh key, only `me` as member, creator and admin. */
@@ -246,27 +275,23 @@ export async function buildEpochChange(
   me: DeviceIdentity,
   options: { add?: PublicIdentity[]; remove?: string[]; admins?: string[]; name?: string; now: number },
 ): Promise<{ newState: ChatState; announcements: Announcement[] }> {
-  return epochChange(provider, state, me, options, false);
-}
-
-async function epochChange(
-  provider: CryptoProvider,
-  state: ChatState,
-  me: DeviceIdentity,
-  options: { add?: PublicIdentity[]; remove?: string[]; admins?: string[]; name?: string; now: number },
-  leaving: boolean,
-): Promise<{ newState: ChatState; announcements: Announcement[] }> {
   const { add = [], remove = [], now } = options;
   const current = state.current;
   if (!current.members.some((m) => m.id === me.clientId))
     fail('not-a-member', 'chat: I am not a member of this chat');
-  if (!current.admins.includes(me.clientId))
-    fail('not-authorized', 'chat: only an admin may change the members');
+  const role = mayAnnounce(state, me.clientId);
+  if (!role) fail('not-authorized', 'chat: only an admin may change the members');
+  if (
+    role === 'successor' &&
+    (add.length > 0 || options.admins !== undefined || remove.some((id) => !state.departed.includes(id)))
+  ) {
+    fail('not-authorized', 'chat: after the admins left, the successor may only remove members who left');
+  }
   if (current.number >= U32_MAX) fail('malformed', 'chat: epoch numbers are exhausted');
   for (const id of remove) {
     if (!current.members.some((m) => m.id === id))
       fail('malformed', `chat: cannot remove ${id}: not a member`);
-    if (id === me.clientId && !leaving) fail('malformed', 'chat: to remove yourself, leave the chat');
+    if (id === me.clientId) fail('malformed', 'chat: to remove yourself, leave the chat');
   }
   let members = current.members.filter((m) => !remove.includes(m.id));
   for (const joiner of add) {
@@ -392,10 +417,10 @@ export async function acceptAnnouncement(
   if (state) {
     if (content.chat !== state.id) fail('wrong-chat', 'chat: announcement is for another chat');
     signer = state.current.members.find((m) => m.id === content.from);
-    if (!signer || !state.current.admins.includes(content.from)) {
+    if (!signer || !mayAnnounce(state, content.from)) {
       fail(
         'not-authorized',
-        `chat: announcement signer ${content.from} is not an admin of epoch ${state.current.number}`,
+        `chat: announcement signer ${content.from} is not an admin of epoch ${state.current.number} (or has left)`,
       );
     }
   } else {
@@ -409,6 +434,14 @@ export async function acceptAnnouncement(
   if (state && content.epoch <= state.current.number) {
     fail('stale-epoch', `chat: epoch ${content.epoch} is not newer than ${state.current.number}`);
   }
+  // A bounded step: an epoch may skip a few (announcements can arrive out of order), but a jump to 2^32 - 1
+  // would leave no epoch number for the other admins to remove its author with.
+  if (state && content.epoch > state.current.number + MAX_EPOCH_STEP) {
+    fail(
+      'not-authorized',
+      `chat: epoch ${content.epoch} jumps more than ${MAX_EPOCH_STEP} past ${state.current.number}`,
+    );
+  }
   const members = content.members.map((m) => publicIdentityFromJson(m));
   checkEpochShape(content.creator, members, content.admins);
   const mine = members.find((m) => m.id === me.clientId);
@@ -416,6 +449,17 @@ export async function acceptAnnouncement(
     fail('wrong-recipient', 'chat: announcement does not list me with my keys');
   }
   if (state) {
+    // The author of an epoch must be in it: otherwise it would hold the key of a chat it is not seen in.
+    if (!members.some((m) => m.id === content.from))
+      fail('not-authorized', 'chat: the announcing admin is not a member of the new epoch');
+    if (mayAnnounce(state, content.from) === 'successor') {
+      const removed = state.current.members
+        .map((m) => m.id)
+        .filter((id) => !members.some((m) => m.id === id));
+      const added = members.filter((m) => !state.current.members.some((k) => k.id === m.id));
+      if (added.length > 0 || removed.some((id) => !state.departed.includes(id)))
+        fail('not-authorized', 'chat: after the admins left, the successor may only remove members who left');
+    }
     if (content.creator !== state.creator) fail('not-authorized', 'chat: announcement changes the creator');
     for (const m of members) {
       const known = state.current.members.find((k) => k.id === m.id);
@@ -458,6 +502,9 @@ export async function acceptAnnouncement(
   }
   return install(retireExpired(state, now), epoch, now, content.name);
 }
+
+/** How far one announcement may move the epoch number (PROTOCOL.md §2). */
+const MAX_EPOCH_STEP = 64;
 
 /** Kinds that travel at QoS 0 and may be lost: outside the per-sender sequence (PROTOCOL.md §5, §7). */
 const EPHEMERAL_KINDS = new Set<string>(['typing', 'presence']);
@@ -559,6 +606,10 @@ export async function openMessage(
   const next = assemble({
     ...rest,
     seqs: ephemeral ? fresh.seqs : { ...fresh.seqs, [content.from]: Math.max(highest ?? 0, content.seq) },
+    departed:
+      content.kind === 'leave' && !fresh.departed.includes(content.from)
+        ? [...fresh.departed, content.from]
+        : fresh.departed,
     recentIds: pushCapped(fresh.recentIds, content.id, RECENT_IDS_CAP),
   });
   return { content, sender, protection: 'verified', warnings, epoch: epoch.number, state: next };
@@ -569,9 +620,8 @@ export async function openMessage(
  * An admin who leaves announces the next epoch itself, so this is false for admins.
  */
 export function handlesLeave(state: ChatState, me: DeviceIdentity, leaver: string): boolean {
-  if (state.current.admins.includes(leaver) || !state.current.members.some((m) => m.id === leaver))
-    return false;
-  return smallestId(state.current.admins) === me.clientId;
+  if (leaver === me.clientId || !state.current.members.some((m) => m.id === leaver)) return false;
+  return successorOf(state, leaver) === me.clientId;
 }
 
 /**
@@ -585,12 +635,10 @@ export async function leave(
   me: DeviceIdentity,
   now: number,
 ): Promise<{ wire: Uint8Array; announcements: Announcement[] }> {
-  const { wire, state: sent } = await sealMessage(provider, state, me, { kind: 'leave' }, now);
-  if (!state.current.admins.includes(me.clientId) || state.current.members.length === 1) {
-    return { wire, announcements: [] };
-  }
-  const { announcements } = await epochChange(provider, sent, me, { remove: [me.clientId], now }, true);
-  return { wire, announcements };
+  // Only the 'leave' message: the next epoch is started by a member who stays (handlesLeave), never by
+  // the leaver, who would otherwise generate — and keep — the key of an epoch it is not in.
+  const { wire } = await sealMessage(provider, state, me, { kind: 'leave' }, now);
+  return { wire, announcements: [] };
 }
 
 /** The joiner's request (§6): a sealed box to the inviter with the invite id and the proof of the secret. */
@@ -691,8 +739,13 @@ export async function handleJoinRequest(
     const refusal = await sealDirectEnvelope(provider, joiner.agree, encodeContent(content), me.signing);
     return { accepted: false, code, reason, to: joiner, wire: refusal };
   };
-  const check = book.check(request.invite, now);
+  const check = book.check(request.invite, now, joiner.id);
   if (!check.ok) return refuse(check.code, check.reason);
+  const existing = state.current.members.find((m) => m.id === joiner.id);
+  if (existing && !samePublicIdentity(existing, joiner)) {
+    return refuse('not-authorized', `chat: ${joiner.id} is already a member with other keys`);
+  }
+  if (existing) return refuse('invite-used', 'chat: this device is already a member');
   if (check.invite.chat !== state.id) return refuse('bad-invite', 'invite: not an invite to this chat');
   const proof = fromB64u(request.proof, 'join proof', 32);
   if (!(await verifyJoinProof(provider, check.invite.secret, joiner, proof))) {
@@ -708,7 +761,7 @@ export async function handleJoinRequest(
       return refuse('not-authorized', error.message);
     throw error;
   }
-  const used = book.consume(request.invite, now);
+  const used = book.consume(request.invite, now, joiner.id);
   if (!used.ok) return refuse(used.code, used.reason);
   return {
     accepted: true,
@@ -736,6 +789,7 @@ const chatJsonSchema = z.strictObject({
   seqs: z.record(clientIdSchema, z.number().int().min(0).max(U32_MAX)),
   recentIds: z.array(z.string()).max(RECENT_IDS_CAP),
   sentIds: z.array(z.string()).max(RECENT_IDS_CAP),
+  departed: z.array(clientIdSchema).max(1000).optional(),
   nextSeq: z
     .number()
     .int()
@@ -769,6 +823,7 @@ export function serializeChat(state: ChatState): ChatStateJson {
     recentIds: [...state.recentIds],
     sentIds: [...state.sentIds],
     nextSeq: state.nextSeq,
+    ...(state.departed.length > 0 ? { departed: [...state.departed] } : {}),
   };
 }
 
@@ -819,5 +874,6 @@ export async function deserializeChat(provider: CryptoProvider, json: unknown): 
     recentIds: data.recentIds,
     sentIds: data.sentIds,
     nextSeq: data.nextSeq,
+    departed: data.departed ?? [],
   });
 }

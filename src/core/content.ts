@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { fromUtf8, utf8 } from './bytes.ts';
 import { fail } from './errors.ts';
 import { b64uBytes, clientIdSchema, ID_BYTES, publicIdentityJsonSchema } from './identity.ts';
+import { findDuplicateKey } from './json-duplicates.ts';
 
 /** Largest u32. */
 const U32_MAX = 0xffffffff;
@@ -180,10 +181,15 @@ export function encodeContent(content: Content): Uint8Array {
 /** Decodes UTF-8 JSON content strictly into the typed union (§5). */
 export function decodeContent(bytes: Uint8Array): Content {
   let value: unknown;
+  let text: string;
   try {
-    value = JSON.parse(fromUtf8(bytes, 'content'));
+    text = fromUtf8(bytes, 'content');
+    value = JSON.parse(text);
   } catch {
     return fail('bad-content', 'content: not UTF-8 JSON');
   }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== undefined)
+    fail('bad-content', `content: the key ${JSON.stringify(duplicate)} appears twice`);
   return parseContent(value);
 }

@@ -12,6 +12,7 @@ import { HushProtocolError, fail } from './errors.ts';
 import { concat, equalBytes, utf8 } from './bytes.ts';
 import { decodePlaintext, encodePlaintext } from './plaintext.ts';
 import { MAX_PLAINTEXT_BYTES } from './padding.ts';
+import { isStrongSigningKey } from './signing-key.ts';
 
 /** Version byte of the chat envelope (§3). */
 export const CHAT_ENVELOPE_VERSION = 0x01;
@@ -148,6 +149,8 @@ export async function verifyContentSignature(
   content: Uint8Array,
   signature: Uint8Array,
 ): Promise<boolean> {
+  // A small-order key would make a forged signature verify; never trust one (see signing-key.ts).
+  if (!isStrongSigningKey(signerPublic)) return false;
   return provider.verify(signerPublic, signature, signedData(header, content));
 }
 

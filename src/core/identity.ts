@@ -10,6 +10,7 @@ import * as bytes from './bytes.ts';
 import { concat, fromB64u, toB64u, u16, utf8 } from './bytes.ts';
 import type { AgreementKeyPair, CryptoProvider, SigningKeyPair } from './crypto/provider.ts';
 import { fail, HushProtocolError } from './errors.ts';
+import { isStrongSigningKey } from './signing-key.ts';
 
 /** Bytes in a client id, chat id, message id or invite id. */
 export const ID_BYTES = 16;
@@ -104,6 +105,9 @@ export function checkPublicIdentity(pub: PublicIdentity): PublicIdentity {
   if (!(pub.sign instanceof Uint8Array) || pub.sign.length !== PUBLIC_KEY_BYTES) {
     fail('malformed', `identity: signing key must be 32 bytes`);
   }
+  if (!isStrongSigningKey(pub.sign)) {
+    fail('malformed', 'identity: signing key is not a valid Ed25519 point of large order');
+  }
   if (!(pub.agree instanceof Uint8Array) || pub.agree.length !== PUBLIC_KEY_BYTES) {
     fail('malformed', `identity: agreement key must be 32 bytes`);
   }
@@ -124,11 +128,11 @@ export function publicIdentityFromJson(value: unknown): PublicIdentity {
     const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
     fail('malformed', `identity: not a public identity (${where}${issue?.message ?? 'invalid'})`);
   }
-  return {
+  return checkPublicIdentity({
     id: parsed.data.id,
     sign: fromB64u(parsed.data.sign, 'identity: sign', PUBLIC_KEY_BYTES),
     agree: fromB64u(parsed.data.agree, 'identity: agree', PUBLIC_KEY_BYTES),
-  };
+  });
 }
 
 /** True if two public identities have the same id and the same two keys. */

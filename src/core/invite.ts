@@ -255,6 +255,8 @@ export interface IssuedInvite {
   chat: string;
   usesLeft: number;
   exp?: number;
+  /** Client ids that joined with this invite: a replayed request of one of them is 'invite-used'. */
+  joiners: string[];
 }
 
 /** Result of checking or consuming an invite. */
@@ -268,6 +270,7 @@ const issuedJsonSchema = z.strictObject({
   chat: b64uBytes(ID_BYTES),
   usesLeft: z.number().int().min(0).max(0xffffffff),
   exp: z.number().int().min(1).optional(),
+  joiners: z.array(z.string()).max(100_000).optional(),
 });
 /** The JSON form of an InviteBook, for storage. */
 export type InviteBookJson = z.infer<typeof issuedJsonSchema>[];
@@ -292,6 +295,7 @@ export class InviteBook {
       chat: entry.chat,
       usesLeft: entry.uses ?? 1,
       ...(entry.exp !== undefined ? { exp: entry.exp } : {}),
+      joiners: [],
     };
     const check = issuedJsonSchema.safeParse({ ...issued, secret: toB64u(issued.secret) });
     if (!check.success || issued.usesLeft < 1)
@@ -306,13 +310,17 @@ export class InviteBook {
   /** The issued invite with this id, if any. */
   get(id: Uint8Array | string): IssuedInvite | undefined {
     const entry = this.#entries.get(idKey(id));
-    return entry ? { ...entry } : undefined;
+    return entry ? { ...entry, joiners: [...entry.joiners] } : undefined;
   }
 
-  /** Says whether the invite could be used now, without using it. */
-  check(id: Uint8Array | string, now: number): InviteCheck {
+  /** Says whether the invite could be used now (by `joiner`, when given), without using it. */
+  check(id: Uint8Array | string, now: number, joiner?: string): InviteCheck {
     const entry = this.#entries.get(idKey(id));
     if (!entry) return { ok: false, code: 'bad-invite', reason: 'invite: unknown invite' };
+    if (joiner !== undefined && entry.joiners.includes(joiner)) {
+      // A captured request replayed (say, after its sender was removed) must not re-admit anyone.
+      return { ok: false, code: 'invite-used', reason: 'invite: this device already joined with it' };
+    }
     if (entry.exp !== undefined && now >= entry.exp) {
       return {
         ok: false,
@@ -321,16 +329,17 @@ export class InviteBook {
       };
     }
     if (entry.usesLeft <= 0) return { ok: false, code: 'invite-used', reason: 'invite: already used' };
-    return { ok: true, invite: { ...entry } };
+    return { ok: true, invite: { ...entry, joiners: [...entry.joiners] } };
   }
 
-  /** Uses the invite once if it is known, unexpired and has uses left. */
-  consume(id: Uint8Array | string, now: number): InviteCheck {
-    const result = this.check(id, now);
-    if (result.ok) this.#entries.get(idKey(id))!.usesLeft -= 1;
-    return result.ok
-      ? { ok: true, invite: { ...result.invite, usesLeft: result.invite.usesLeft - 1 } }
-      : result;
+  /** Uses the invite once (for `joiner`, remembered) if it is known, unexpired and has uses left. */
+  consume(id: Uint8Array | string, now: number, joiner?: string): InviteCheck {
+    const result = this.check(id, now, joiner);
+    if (!result.ok) return result;
+    const entry = this.#entries.get(idKey(id))!;
+    entry.usesLeft -= 1;
+    if (joiner !== undefined) entry.joiners.push(joiner);
+    return { ok: true, invite: { ...entry, joiners: [...entry.joiners] } };
   }
 
   /** Forgets an invite: later uses are 'bad-invite'. */
@@ -340,7 +349,7 @@ export class InviteBook {
 
   /** Every issued invite. */
   list(): IssuedInvite[] {
-    return [...this.#entries.values()].map((e) => ({ ...e }));
+    return [...this.#entries.values()].map((e) => ({ ...e, joiners: [...e.joiners] }));
   }
 
   /** The book as JSON (secrets as b64u): store it like a private key. */
@@ -351,6 +360,7 @@ export class InviteBook {
       chat: e.chat,
       usesLeft: e.usesLeft,
       ...(e.exp !== undefined ? { exp: e.exp } : {}),
+      joiners: [...e.joiners],
     }));
   }
 
@@ -366,6 +376,7 @@ export class InviteBook {
         chat: e.chat,
         usesLeft: e.usesLeft,
         ...(e.exp !== undefined ? { exp: e.exp } : {}),
+        joiners: [...(e.joiners ?? [])],
       });
     }
     return book;

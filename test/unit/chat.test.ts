@@ -219,17 +219,34 @@ describe('a group of three', () => {
     expect(change.announcements.map((a) => a.to.id)).toEqual([carol.clientId]);
   });
 
-  it('lets the creator leave: it announces the next epoch itself and names a new admin', async () => {
+  it('lets the creator leave: it only says so, and the smallest remaining member starts the next epoch as admin', async () => {
     const { alice, bob, carol, aliceState, bobState, carolState } = await groupOfThree();
     const left = await leave(provider, aliceState, alice, T0);
-    expect(left.announcements).toHaveLength(2);
-    const atBob = await acceptAnnouncement(provider, bobState, bob, left.announcements[0]!.wire, { now: T0 });
-    const atCarol = await acceptAnnouncement(provider, carolState, carol, left.announcements[1]!.wire, {
+    // The leaver announces nothing: it must never hold the key of an epoch it is not in.
+    expect(left.announcements).toEqual([]);
+    const bobSeen = (await openMessage(provider, bobState, bob, left.wire, T0)).state;
+    const carolSeen = (await openMessage(provider, carolState, carol, left.wire, T0)).state;
+    const [successor, successorState, other, otherState] =
+      bob.clientId < carol.clientId
+        ? ([bob, bobSeen, carol, carolSeen] as const)
+        : ([carol, carolSeen, bob, bobSeen] as const);
+    expect(handlesLeave(successorState, successor, alice.clientId)).toBe(true);
+    expect(handlesLeave(otherState, other, alice.clientId)).toBe(false);
+    // The successor may only remove who left, not add anyone.
+    await expect(
+      buildEpochChange(provider, successorState, successor, { remove: [other.clientId], now: T0 }),
+    ).rejects.toMatchObject({ code: 'not-authorized' });
+    const change = await buildEpochChange(provider, successorState, successor, {
+      remove: [alice.clientId],
       now: T0,
     });
-    const smallest = [bob.clientId, carol.clientId].sort()[0];
-    expect(atBob.admins).toEqual([smallest]);
-    expect(Object.keys(atCarol.members)).not.toContain(alice.clientId);
+    const atOther = await acceptAnnouncement(provider, otherState, other, change.announcements[0]!.wire, {
+      now: T0,
+    });
+    expect(atOther.admins).toEqual([successor.clientId]);
+    expect(Object.keys(atOther.members)).not.toContain(alice.clientId);
+    // Alice's leave message cannot be followed by an announcement of her own.
+    expect(atOther.current.number).toBe(aliceState.current.number + 1);
   });
 });
 
