@@ -4,6 +4,10 @@ import { registerPasswdCommand } from './commands/passwd.ts';
 import { registerLegacyCommand } from './commands/legacy.ts';
 import { registerAuditCommand } from './commands/audit.ts';
 import { registerStartCommand } from './commands/start.ts';
+import { registerDeviceCommand } from './commands/device.ts';
+import { registerInviteCommand } from './commands/invite.ts';
+import { registerSendCommand } from './commands/send.ts';
+import { registerListenCommand } from './commands/listen.ts';
 import { UserError } from './shared/errors.ts';
 
 /** Builds the `hush` command line; each subcommand lives in its own file under commands/. */
@@ -17,6 +21,10 @@ export function buildProgram(): Command {
   registerPasswdCommand(program);
   registerLegacyCommand(program);
   registerAuditCommand(program);
+  registerDeviceCommand(program);
+  registerInviteCommand(program);
+  registerSendCommand(program);
+  registerListenCommand(program);
   return program;
 }
 

@@ -18,6 +18,9 @@ const hex = (n: number): string => {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 };
 
+/** Files in a profile directory that belong to the running process, not to the store. */
+const PROCESS_FILES = new Set(['hush.lock', 'hush.sock']);
+
 export class FileStore implements ProfileStore {
   readonly dir: string;
   #ready: Promise<void> | undefined;
@@ -87,7 +90,8 @@ export class FileStore implements ProfileStore {
   async list(prefix: string): Promise<string[]> {
     await this.#ensureDir();
     const names = await readdir(this.dir);
-    return names.filter((n) => isStoreName(n) && n.startsWith(prefix)).sort();
+    // The profile directory also holds the CLI's lock and socket (src/cli/profile): they are not records.
+    return names.filter((n) => isStoreName(n) && !PROCESS_FILES.has(n) && n.startsWith(prefix)).sort();
   }
 
   async #syncDir(): Promise<void> {
