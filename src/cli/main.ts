@@ -3,6 +3,7 @@ import { registerBrokerCommand } from './commands/broker.ts';
 import { registerPasswdCommand } from './commands/passwd.ts';
 import { registerLegacyCommand } from './commands/legacy.ts';
 import { registerAuditCommand } from './commands/audit.ts';
+import { registerChatCommand } from './commands/chat.ts';
 import { registerStartCommand } from './commands/start.ts';
 import { registerDeviceCommand } from './commands/device.ts';
 import { registerInviteCommand } from './commands/invite.ts';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerPasswdCommand(program);
   registerLegacyCommand(program);
   registerAuditCommand(program);
+  registerChatCommand(program);
   registerDeviceCommand(program);
   registerInviteCommand(program);
   registerSendCommand(program);

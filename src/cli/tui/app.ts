@@ -140,6 +140,7 @@ export async function runChatTui(
 
   backend.on('message', () => void refresh());
   backend.on('receipt', () => void refresh());
+  backend.on('message-state', () => void refresh());
   backend.on('chat', () => void refresh());
   backend.on('typing', (event) => {
     typingUntil.set(`${event.chatId}|${event.from}`, event.active ? Date.now() + 6000 : 0);
@@ -156,6 +157,8 @@ export async function runChatTui(
   const restore = () => {
     output.write('\x1b[?1049l');
     if (input.isTTY) input.setRawMode(false);
+    // Stop reading, or the open stdin would keep the process alive after the chat ends.
+    input.pause();
   };
   emitKeypressEvents(input);
   if (input.isTTY) input.setRawMode(true);
