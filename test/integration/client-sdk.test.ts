@@ -282,38 +282,41 @@ describe('HushClient against the embedded broker', () => {
     expect(bob2.history(chatId).map((m) => m.text)).toEqual(['once']);
   });
 
-  it('a group of three: all receive; a removed member receives nothing readable afterwards', async () => {
-    const a = await newDevice({ name: 'a' });
-    const b = await newDevice({ name: 'b' });
-    const c = await newDevice({ name: 'c' });
-    await Promise.all([a.client.connect(), b.client.connect(), c.client.connect()]);
-    const chatId = await a.client.createChat({ name: 'trio' });
-    const { link } = await a.client.createInvite(chatId, { uses: 2 });
-    await b.client.acceptInvite(link, { timeoutMs: 5000 });
-    await c.client.acceptInvite(link, { timeoutMs: 5000 });
-    await until('everyone sees three members', () =>
-      [a, b, c].every((d) => d.client.chats()[0]?.members.length === 3),
+  it('a group of five: messages reach all; a removed member receives nothing readable afterwards', async () => {
+    const [a, b, c, d, e] = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((name) => newDevice({ name })));
+    const everyone = [a!, b!, c!, d!, e!];
+    await Promise.all(everyone.map((x) => x.client.connect()));
+    const chatId = await a!.client.createChat({ name: 'five' });
+    const { link } = await a!.client.createInvite(chatId, { uses: 4 });
+    for (const joiner of [b!, c!, d!, e!]) await joiner.client.acceptInvite(link, { timeoutMs: 8000 });
+    await until('everyone sees five members', () =>
+      everyone.every((x) => x.client.chats()[0]?.members.length === 5),
     );
-    const gotB = record(b.client, 'message');
-    const gotC = record(c.client, 'message');
-    await a.client.sendText(chatId, 'hello both');
-    await until('both receive', () => gotB.length === 1 && gotC.length === 1);
-    await c.client.sendText(chatId, 'from c');
-    await until('b gets c', () => gotB.length === 2);
-
-    const warningsC = record(c.client, 'warning');
-    await a.client.removeMember(chatId, c.client.clientId);
-    await until('b sees two members', () => b.client.chats()[0]?.members.length === 2);
-    await a.client.sendText(chatId, 'without c');
-    await b.client.sendText(chatId, 'b too');
+    const got = everyone.map((x) => record(x.client, 'message'));
+    await a!.client.sendText(chatId, 'hello all');
+    await until('all four others receive', () => got.slice(1).every((g) => g.length === 1));
+    await d!.client.sendText(chatId, 'from d');
+    await until('the other four get d', () =>
+      [0, 1, 2, 4].every((k) => got[k]!.length === (k === 0 ? 1 : 2)),
+    );
+    const gotB = got[1]!;
+    const gotC = got[2]!;
+    const warningsC = record(c!.client, 'warning');
+    await a!.client.removeMember(chatId, c!.client.clientId);
+    await until('the others see four members', () =>
+      [a!, b!, d!, e!].every((x) => x.client.chats()[0]?.members.length === 4),
+    );
+    await a!.client.sendText(chatId, 'without c');
+    await b!.client.sendText(chatId, 'b too');
     await until('b receives the new-epoch message', () => gotB.length === 3);
+    await until('e receives both new-epoch messages', () => got[4]!.length === 4);
     await sleep(500);
-    expect(gotC.map((m: ReceivedText) => m.text)).toEqual(['hello both']);
-    expect(a.client.chats()[0]!.epoch).toBeGreaterThan(c.client.chats()[0]!.epoch);
+    expect(gotC.map((m: ReceivedText) => m.text)).toEqual(['hello all', 'from d']);
+    expect(a!.client.chats()[0]!.epoch).toBeGreaterThan(c!.client.chats()[0]!.epoch);
 
     // Even handed the new ciphertext, c cannot open it: it does not have the key.
-    const aStore = a.store;
-    await a.client.close();
+    const aStore = a!.store;
+    await a!.client.close();
     const aOffline = await openClient(aStore);
     await aOffline.sendText(chatId, 'secret');
     const rec = (await readJson(aStore, `chat.${chatId}.json`)) as {
@@ -321,9 +324,9 @@ describe('HushClient against the embedded broker', () => {
     };
     const wire = fromB64u(rec.outbox.at(-1)!.targets[0]!.wire, 'wire');
     const attacker = await rawPublisher();
-    await attacker.client.publishAsync(`chats/${c.client.clientId}/messages`, Buffer.from(wire), { qos: 1 });
+    await attacker.client.publishAsync(`chats/${c!.client.clientId}/messages`, Buffer.from(wire), { qos: 1 });
     await until('c warns', () => warningsC.some((w: HushWarning) => w.code === 'unknown-key'));
-    expect(gotC).toHaveLength(1);
+    expect(gotC).toHaveLength(2);
   });
 
   it('a wrong device secret fails with auth-failed and does not retry', async () => {
