@@ -16,6 +16,8 @@ export interface HushBrokerInstance {
   readonly wsPort: number | undefined;
   readonly dir: string;
   log(): string;
+  /** Resolves once the log matches `pattern` (the broker logs after it acts, so tests poll); throws with the log. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** SIGHUP, then a short wait for the reload to apply. */
   reload(): Promise<void>;
   stop(): Promise<void>;
@@ -106,6 +108,14 @@ export async function startHushBroker(options: HushBrokerOptions = {}): Promise<
     wsPort,
     dir,
     log: () => output,
+    async waitForLog(pattern, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(output)) {
+        if (Date.now() > deadline)
+          throw new Error(`broker log never matched ${pattern}:\n${output.slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
     async reload() {
       process.kill(pid, 'SIGHUP');
       await new Promise((r) => setTimeout(r, 400));

@@ -82,7 +82,7 @@ describe('Hush broker offline queues and session expiry', () => {
     const capped = await connectClient(url, { clientId: 'capped', clean: false });
     await sleep(400);
     expect(capped.received.map((m) => m.payload)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
-    expect(instance.log()).toMatch(/offline queue full/);
+    await instance.waitForLog(/offline queue full/);
     // After the queue drained, new messages flow again.
     await send(url, 'chats/capped/messages', ['after']);
     await sleep(200);
@@ -113,7 +113,7 @@ describe('Hush broker offline queues and session expiry', () => {
     const back = await connectClient(url, { clientId: 'forgetful', clean: false });
     await sleep(300);
     expect(back.received).toEqual([]);
-    expect(instance.log()).toMatch(/"clientId":"forgetful"[^\n]*persistent session expired/);
+    await instance.waitForLog(/"clientId":"forgetful"[^\n]*persistent session expired/);
     await back.end();
   });
 });
