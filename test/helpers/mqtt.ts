@@ -56,3 +56,13 @@ export async function tryConnect(url: string, options: IClientOptions = {}): Pro
 
 /** Waits ms milliseconds (for "nothing arrives" assertions). */
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits until `client` has received at least `count` messages (bounded), then a short settle so an extra,
+ * unexpected message would still show up in the assertion that follows.
+ */
+export async function settle(client: TestClient, count: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (client.received.length < count && Date.now() < deadline) await sleep(20);
+  await sleep(100);
+}

@@ -5,7 +5,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../src/broker/index.ts';
 import { hashPassword, parsePasswordFile } from '../../src/broker/passwd/index.ts';
-import { connectClient, sleep, tryConnect } from '../helpers/mqtt.ts';
+import { connectClient, tryConnect, settle } from '../helpers/mqtt.ts';
 
 describe('the broker library API the registration server uses', () => {
   let dir: string;
@@ -43,7 +43,7 @@ describe('the broker library API the registration server uses', () => {
       clean: false,
       clientId: 'newdevice',
     });
-    await sleep(300);
+    await settle(device, 1);
     expect(device.received.map((m) => m.payload)).toEqual(['waiting for you']);
     await device.end();
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startHushBroker, type HushBrokerInstance } from '../helpers/hush-broker.ts';
-import { connectClient, sleep, tryConnect } from '../helpers/mqtt.ts';
+import { connectClient, sleep, tryConnect, settle } from '../helpers/mqtt.ts';
 import { connectPacket, rawConnect } from '../helpers/raw-mqtt.ts';
 
 const SEED_ACL = 'pattern read chats/%c/messages\npattern write chats/+/messages\n';
@@ -102,7 +102,7 @@ describe('Hush broker under bad input: refused, logged, other clients unaffected
 
   it('still delivers the queued message to its owner after all of the above', async () => {
     const victim = await connectClient(url, { clientId: 'patient', clean: false });
-    await sleep(300);
+    await settle(victim, 1);
     expect(victim.received.map((m) => m.payload)).toEqual(['before the storm']);
     await victim.end();
   });

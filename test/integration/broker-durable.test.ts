@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHushBroker, type HushBrokerInstance } from '../helpers/hush-broker.ts';
-import { connectClient, sleep } from '../helpers/mqtt.ts';
+import { connectClient, sleep, settle } from '../helpers/mqtt.ts';
 
 const SEED_ACL = 'pattern read chats/%c/messages\npattern write chats/+/messages\n';
 const started: HushBrokerInstance[] = [];
@@ -58,11 +58,11 @@ describe('Hush broker with --data-dir', () => {
       const second = await broker({ dataDir: dir, mqttPort: first.mqttPort });
       const url2 = `mqtt://127.0.0.1:${second.mqttPort}`;
       const sleeper = await connectClient(url2, { clientId: 'sleeper', clean: false });
-      await sleep(400);
+      await settle(sleeper, 3);
       expect(sleeper.received.map((m) => m.payload)).toEqual(['one', 'two', 'three']);
       const late = await connectClient(url2, { clientId: 'retained' });
       await late.client.subscribeAsync('chats/retained/messages', { qos: 1 });
-      await sleep(200);
+      await settle(late, 1);
       expect(late.received.map((m) => [m.payload, m.retain])).toEqual([['kept', true]]);
       await Promise.all([sleeper.end(), late.end()]);
     });
@@ -80,7 +80,7 @@ describe('Hush broker offline queues and session expiry', () => {
       Array.from({ length: 12 }, (_, i) => `m${i}`),
     );
     const capped = await connectClient(url, { clientId: 'capped', clean: false });
-    await sleep(400);
+    await settle(capped, 5);
     expect(capped.received.map((m) => m.payload)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
     await instance.waitForLog(/offline queue full/);
     // After the queue drained, new messages flow again.

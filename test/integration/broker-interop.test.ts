@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHushBroker, type HushBrokerInstance } from '../helpers/hush-broker.ts';
-import { connectClient, sleep, tryConnect } from '../helpers/mqtt.ts';
+import { connectClient, sleep, tryConnect, settle } from '../helpers/mqtt.ts';
 import { createTestTls, type TestTls } from '../helpers/tls.ts';
 
 const run = promisify(execFile);
@@ -58,7 +58,7 @@ describe('clients nobody here wrote work with Hush broker', () => {
     await ws.client.subscribeAsync('chats/wsreader/messages', { qos: 1 });
     const tcp = await connectClient(`mqtt://127.0.0.1:${broker.mqttPort}`, { clientId: 'tcpwriter' });
     await tcp.client.publishAsync('chats/wsreader/messages', 'over the bridge', { qos: 1 });
-    await sleep(200);
+    await settle(ws, 1);
     expect(ws.received.map((m) => m.payload)).toEqual(['over the bridge']);
     await Promise.all([ws.end(), tcp.end()]);
   });
@@ -98,7 +98,7 @@ describe('Hush broker over TLS (mqtts and wss)', () => {
       ca: tls.ca,
     });
     await writer.client.publishAsync('chats/tlsreader/messages', 'sealed in transit', { qos: 1 });
-    await sleep(200);
+    await settle(reader, 1);
     expect(reader.received.map((m) => m.payload)).toEqual(['sealed in transit']);
     await Promise.all([reader.end(), writer.end()]);
   });

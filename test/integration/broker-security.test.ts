@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runHush, startHushBroker, type HushBrokerInstance } from '../helpers/hush-broker.ts';
-import { connectClient, sleep, tryConnect } from '../helpers/mqtt.ts';
+import { connectClient, sleep, tryConnect, settle } from '../helpers/mqtt.ts';
 import { hashPassword } from '../../src/broker/passwd/index.ts';
 import { connectPacket, rawConnect } from '../helpers/raw-mqtt.ts';
 
@@ -55,7 +55,7 @@ describe('Hush broker with a password file: the username is the client id', () =
       clean: false,
       clientId: 'victim',
     });
-    await sleep(300);
+    await settle(back, 1);
     expect(back.received.map((m) => m.payload)).toEqual(['queued for victim']);
     expect(impostor.client.connected).toBe(true);
     await Promise.all([impostor.end(), back.end(), sender.end()]);
@@ -213,7 +213,7 @@ describe('Hush broker checks READ on every delivery', () => {
     await outsider.client.subscribeAsync(['#', 'chats/+/messages'], { qos: 1 });
     const owner = await connectClient(url, { clientId: 'owner' });
     await owner.client.subscribeAsync('chats/owner/messages', { qos: 1 });
-    await sleep(300);
+    await settle(outsider, 1);
     expect(outsider.received.map((m) => m.payload)).toEqual(['public notice']);
     expect(owner.received.map((m) => [m.payload, m.retain])).toEqual([['retained secret', true]]);
     await Promise.all([outsider.end(), owner.end()]);
@@ -231,7 +231,7 @@ describe('Hush broker checks READ on every delivery', () => {
     await writeFile(`${broker.dir}/aclfile`, `${SEED_ACL}pattern readwrite shared/%c\ntopic deny board/#\n`);
     await broker.reload();
     const back = await connectClient(url, { clientId: 'revoked', clean: false });
-    await sleep(400);
+    await settle(back, 1);
     expect(back.received.map((m) => m.payload)).toEqual(['inbox message']);
     await back.end();
   });
@@ -271,7 +271,7 @@ describe('Hush broker keeps `$` topics away from wildcard filters, as MQTT 3.1.1
     await admin.client.publishAsync('plain/u', 'plain queued', { qos: 1 });
     await admin.end();
     const back = await connectClient(url, { clientId: 'sleeper2', clean: false });
-    await sleep(400);
+    await settle(back, 1);
     expect(back.received.map((m) => m.payload)).toEqual(['plain queued']);
     await back.end();
   });
