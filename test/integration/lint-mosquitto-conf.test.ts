@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lintMosquittoConf } from '../../src/audit/lint/index.ts';
 import { freePort, waitForPort } from '../helpers/ports.ts';
 import { reapAtExit } from '../helpers/reaper.ts';
-import { connectClient, sleep, tryConnect } from '../helpers/mqtt.ts';
+import { connectClient, tryConnect, settle } from '../helpers/mqtt.ts';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 // Tests run as root; keep root so Mosquitto can read files in a 0700 temp dir, and log where we can read it.
@@ -146,7 +146,7 @@ describe('behaviours the lint warns about, shown on the real broker', () => {
       await attacker.client.subscribeAsync('#', { qos: 1 });
       const sender = await connectClient(url, { clientId: 'sender' });
       await sender.client.publishAsync('chats/victim/messages', 'secret', { qos: 1 });
-      await sleep(300);
+      await settle(attacker, 1);
       expect(attacker.received.map((m) => m.payload)).toEqual(['secret']);
       await Promise.all([attacker.end(), sender.end()]);
     } finally {

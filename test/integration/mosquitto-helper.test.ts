@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMosquitto, type MosquittoInstance } from '../helpers/mosquitto.ts';
-import { connectClient, sleep } from '../helpers/mqtt.ts';
+import { connectClient, settle } from '../helpers/mqtt.ts';
 
 describe('the real Mosquitto used as the reference broker', () => {
   let mosquitto: MosquittoInstance;
@@ -19,7 +19,7 @@ describe('the real Mosquitto used as the reference broker', () => {
     await attacker.client.subscribeAsync('#', { qos: 1 });
     const sender = await connectClient(url, { clientId: 'sender1' });
     await sender.client.publishAsync('chats/victim1/messages', 'hello', { qos: 1 });
-    await sleep(300);
+    await settle(victim, 1);
     expect(victim.received.map((m) => m.payload)).toEqual(['hello']);
     expect(attacker.received).toEqual([]);
     await Promise.all([victim.end(), attacker.end(), sender.end()]);

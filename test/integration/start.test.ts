@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runHush } from '../helpers/hush-broker.ts';
-import { connectClient, sleep, tryConnect } from '../helpers/mqtt.ts';
+import { connectClient, sleep, tryConnect, settle } from '../helpers/mqtt.ts';
 import { registerDevice, startHushServer, type HushServer } from './server-harness.ts';
 
 describe('hush start (what `npm start` runs)', () => {
@@ -54,7 +54,7 @@ describe('hush start (what `npm start` runs)', () => {
     const alice = await connectClient(url, { username: 'alice', password: 'pw-alice-123' });
     await alice.client.subscribeAsync('chats/alice/messages', { qos: 1 });
     await alice.client.publishAsync('chats/alice/messages', 'note to self', { qos: 1 });
-    await sleep(200);
+    await settle(alice, 1);
     expect(alice.received.map((m) => m.payload)).toEqual(['note to self']);
     const closed = new Promise<void>((resolve) => alice.client.once('close', () => resolve()));
     alice.client.publish('chats/alice/messages', 'planted', { qos: 1, retain: true });
