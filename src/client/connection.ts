@@ -25,6 +25,11 @@ export interface ConnectionOptions {
   clientId: string;
   password: string;
   inbox: string;
+  /**
+   * Seed mode: connect without username and password (an anonymous broker, where the client id is the only
+   * secret; docs/PROTOCOL.md §11). `password` is then ignored.
+   */
+  anonymous?: boolean;
   /** Handles one inbox message; for QoS 1 the PUBACK waits until the promise resolves. */
   onMessage: (payload: Uint8Array, info: { qos: number; dup: boolean }) => Promise<void>;
   /** True if the broker already held a session for this device (a missing one is then a 'queue-gap'). */
@@ -201,8 +206,9 @@ export class HushConnection extends TypedEmitter<ConnectionEvents> {
       protocolVersion: 4,
       clean: false,
       clientId: options.clientId,
-      username: options.clientId,
-      password: options.password,
+      ...(options.anonymous
+        ? { username: undefined, password: undefined }
+        : { username: options.clientId, password: options.password }),
       keepalive: 30,
       reconnectPeriod: 0,
       connectTimeout: options.connectTimeoutMs ?? 10_000,

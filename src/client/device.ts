@@ -282,6 +282,36 @@ export async function useProvisionedDevice(options: {
   });
 }
 
+/**
+ * Seed mode (docs/PROTOCOL.md §11): stores a fresh anonymous identity — random client id and fresh keys — for an
+ * anonymous broker with the seed's ACL; no server, no password (the stored secret is never sent). The seed client
+ * (src/client/seed) keeps one such identity per chat, each in its own sub-store.
+ */
+export async function createSeedIdentity(options: {
+  brokerUrl: string;
+  inboxPattern?: string;
+  displayName?: string;
+  store: ProfileStore;
+  provider: CryptoProvider;
+  vault?: DeviceKeyVault;
+  now?: () => number;
+  /** A ready identity (already announced, e.g. in a 'moved' message) instead of a fresh one. */
+  identity?: DeviceIdentity;
+}): Promise<Device> {
+  const { store, provider } = options;
+  await refuseExisting(store);
+  const identity = options.identity ?? (await createDeviceIdentity(provider, { extractable: true }));
+  const pattern = options.inboxPattern ?? DEFAULT_INBOX_PATTERN;
+  return saveNew(store, identity, options.vault ?? pkcs8KeyVault(provider), {
+    ...(options.displayName !== undefined ? { displayName: options.displayName } : {}),
+    brokerUrl: options.brokerUrl,
+    inbox: inboxTopic(identity.clientId, pattern),
+    inboxPattern: pattern,
+    mode: 'seed',
+    createdAt: (options.now ?? Date.now)(),
+  });
+}
+
 /** Loads the device of a profile; 'no-device' when there is none, 'bad-record' when it is damaged. */
 export async function loadDevice(
   store: ProfileStore,

@@ -27,6 +27,8 @@ import {
   handlesLeave,
   joinRequest,
   leave as coreLeave,
+  movedInput,
+  moveSelf,
   openDirect,
   openJoinRefused,
   openMessage,
@@ -43,9 +45,11 @@ import type { CryptoProvider } from '../core/crypto/provider.ts';
 import { peekEnvelope } from '../core/envelope.ts';
 import { HushProtocolError, type ProtocolErrorCode } from '../core/errors.ts';
 import {
+  isClientId,
   publicIdentity,
   publicIdentityFromJson,
   publicIdentityToJson,
+  type DeviceIdentity,
   type PublicIdentityJson,
 } from '../core/identity.ts';
 import {
@@ -90,7 +94,7 @@ interface OutboxTarget {
 }
 interface OutboxEntry {
   id: string;
-  kind: 'text' | 'receipt' | 'epoch' | 'leave' | 'join-refused';
+  kind: 'text' | 'receipt' | 'epoch' | 'leave' | 'join-refused' | 'moved';
   createdAt: number;
   targets: OutboxTarget[];
 }
@@ -279,6 +283,8 @@ export class HushClient extends TypedEmitter<HushEvents> {
       const connection = new HushConnection({
         ...this.#connectionTuning,
         url: this.#preferMqttUrl && record.mqttUrl ? record.mqttUrl : record.brokerUrl,
+        // Seed mode: an anonymous broker, where the client id is the only secret (docs/PROTOCOL.md §11).
+        anonymous: record.mode === 'seed',
         clientId: record.clientId,
         password: record.deviceSecret,
         inbox: record.inbox,
@@ -358,12 +364,15 @@ export class HushClient extends TypedEmitter<HushEvents> {
 
   /**
    * Creates an invite link to `chatId` (a new chat if none). Single-use by default; `uses` and `expiresInMs`
-   * widen or bound it. The link is a bearer secret until used.
+   * widen or bound it. The link is a bearer secret until used. `inbox` names another client id whose inbox
+   * receives the join requests (seed mode: a throwaway invite inbox whose messages the caller hands to receive()).
    */
   async createInvite(
     chatId?: string,
-    { uses, expiresInMs }: { uses?: number; expiresInMs?: number } = {},
-  ): Promise<{ link: string; chatId: string }> {
+    { uses, expiresInMs, inbox }: { uses?: number; expiresInMs?: number; inbox?: string } = {},
+  ): Promise<{ link: string; chatId: string; inviteId: string }> {
+    if (inbox !== undefined && !isClientId(inbox))
+      throw new HushClientError('not-allowed', 'invite: the invite inbox must be a client id');
     const id = chatId ?? (await this.createChat());
     return this.#serial(async () => {
       const chat = this.#chat(id);
@@ -372,7 +381,7 @@ export class HushClient extends TypedEmitter<HushEvents> {
       const exp = expiresInMs !== undefined ? this.#now() + expiresInMs : undefined;
       const created = await coreCreateInvite(this.#provider, {
         inviter: publicIdentity(this.#device.identity),
-        inbox: this.clientId,
+        inbox: inbox ?? this.clientId,
         server: inviteServerOf(this.#device.record),
         ...(exp !== undefined ? { exp } : {}),
         ...(uses !== undefined ? { uses } : {}),
@@ -385,7 +394,7 @@ export class HushClient extends TypedEmitter<HushEvents> {
         ...(exp !== undefined ? { exp } : {}),
       });
       await writeJson(this.#store, 'invites.json', this.#book.toJSON());
-      return { link: created.link, chatId: id };
+      return { link: created.link, chatId: id, inviteId: toB64u(created.inviteId) };
     });
   }
 
@@ -447,6 +456,71 @@ export class HushClient extends TypedEmitter<HushEvents> {
       clearTimeout(timer);
       this.#joinWaiters.delete(inviteId);
     }
+  }
+
+  /**
+   * Handles one message that arrived on another connection than this client's own (seed mode: a throwaway invite
+   * inbox, or a retired chat identity's inbox during its handover), exactly as if it came to this client's inbox.
+   */
+  receive(payload: Uint8Array, { dup = false }: { dup?: boolean } = {}): Promise<void> {
+    return this.#serial(() => this.#handleInbound(payload, dup));
+  }
+
+  /** An issued invite's remaining uses and expiry (undefined if this device never issued it). */
+  issuedInvite(inviteId: string): { chatId: string; usesLeft: number; exp?: number } | undefined {
+    const issued = this.#book.get(inviteId);
+    if (!issued) return undefined;
+    return {
+      chatId: issued.chat,
+      usesLeft: issued.usesLeft,
+      ...(issued.exp !== undefined ? { exp: issued.exp } : {}),
+    };
+  }
+
+  /** How many recipient copies of a chat's outgoing messages still wait for the broker's acknowledgement. */
+  pendingOutgoing(chatId: string): number {
+    const chat = this.#chat(chatId, true);
+    return chat.record.outbox.reduce((n, e) => n + e.targets.length, 0);
+  }
+
+  /**
+   * Seed mode (docs/PROTOCOL.md §11): tells the chat's other members that this device continues as `next` (a fresh
+   * identity): a 'moved' message signed by this identity, carrying `next`'s proof, queued like any message. Once it
+   * is acknowledged (pendingOutgoing), close this client and hand the chat over with transferChat.
+   */
+  announceMove(chatId: string, next: DeviceIdentity): Promise<{ id: string }> {
+    return this.#serial(async () => {
+      const chat = this.#chat(chatId);
+      const input = await movedInput(this.#provider, chat.state, this.#device.identity, next);
+      const { id } = await this.#sealToOutbox(chat, input, 'moved');
+      await this.#save(chat);
+      this.#flush();
+      return { id };
+    });
+  }
+
+  /**
+   * Writes this chat, as seen by `next` (this device's identity replaced by `next`, history and names kept), into
+   * another profile store. Call after announceMove was acknowledged and this client is closed.
+   */
+  async transferChat(chatId: string, target: ProfileStore, next: DeviceIdentity): Promise<void> {
+    await this.#queue.catch(() => undefined);
+    const chat = this.#chat(chatId);
+    const state = moveSelf(chat.state, this.#device.identity, next);
+    const names = { ...chat.record.names };
+    if (names[this.clientId] !== undefined) {
+      names[next.clientId] = names[this.clientId]!;
+      delete names[this.clientId];
+    }
+    const record: ChatRecord = {
+      ...chat.record,
+      names,
+      // Copies still unsent were sealed by the old identity and would be refused after the move.
+      outbox: [],
+      history: chat.record.history.map((m) => (m.from === this.clientId ? { ...m, from: next.clientId } : m)),
+      state: serializeChat(state),
+    };
+    await writeJson(target, chatName(chatId), record);
   }
 
   /** Sends a text to every other member (one publish per member inbox). Stored first; sent when online. */
@@ -816,6 +890,12 @@ export class HushClient extends TypedEmitter<HushEvents> {
       case 'presence':
         after.push(() => this.emit('presence', { chatId, from, state: content.state }));
         break;
+      case 'moved': {
+        const old = chat.record.names[from];
+        if (old !== undefined) chat.record.names[content.member.id] = old;
+        after.push(() => this.emit('chat', { chatId, change: 'members' }));
+        break;
+      }
       case 'leave': {
         if (handlesLeave(chat.state, this.#device.identity, from)) {
           const { newState, announcements } = await buildEpochChange(

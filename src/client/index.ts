@@ -8,6 +8,7 @@ export { HushClientError, type HushClientErrorCode } from './errors.ts';
 export {
   registerDevice,
   useProvisionedDevice,
+  createSeedIdentity,
   loadDevice,
   revokeDevice,
   checkInviteServer,
@@ -21,3 +22,10 @@ export {
   type DeviceKeyVault,
   type StoredKeys,
 } from './device.ts';
+export {
+  SeedClient,
+  createSeedDevice,
+  PrefixStore,
+  SEED_RECORD,
+  type SeedOpenOptions,
+} from './seed/index.ts';

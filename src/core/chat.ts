@@ -20,6 +20,7 @@ import {
   type JoinRefusedContent,
   type JoinRequestContent,
   type LeaveContent,
+  type MovedContent,
   type PresenceContent,
   type ReceiptContent,
   type TextContent,
@@ -117,7 +118,8 @@ export type ChatMessageInput =
   | Omit<ReceiptContent, BaseField>
   | Omit<TypingContent, BaseField>
   | Omit<PresenceContent, BaseField>
-  | Omit<LeaveContent, BaseField>;
+  | Omit<LeaveContent, BaseField>
+  | Omit<MovedContent, BaseField>;
 type BaseField = 'v' | 'chat' | 'epoch' | 'from' | 'id' | 'seq' | 'ts';
 
 /** A chat message that opened and passed every check. */
@@ -535,7 +537,8 @@ export async function sealMessage(
   } as ChatContent;
   const encoded = encodeContent(content);
   if (!isChatContent(content)) fail('bad-content', 'chat: only chat kinds travel in chat envelopes');
-  const signer = current.members.length > 2 ? me.signing : undefined;
+  // 'moved' is always signed, even in a 1:1 chat: it must bind the old identity to the new one (§11).
+  const signer = current.members.length > 2 || content.kind === 'moved' ? me.signing : undefined;
   const wire = await sealChatEnvelope(provider, current.keys, encoded, signer);
   const { admins: _a, members: _m, ...rest } = state;
   const next = assemble({
@@ -595,6 +598,11 @@ export async function openMessage(
     fail('not-authorized', 'chat: a message from me that I never sent (reflected or forged)');
   }
   if (fresh.recentIds.includes(content.id)) fail('duplicate', 'chat: message already seen');
+  let moved: PublicIdentity | undefined;
+  if (content.kind === 'moved') {
+    if (!opened.signature) fail('unsigned', 'chat: a moved message must be signed by the old identity');
+    moved = await checkMoved(provider, fresh, epoch, content);
+  }
   const warnings: Array<'gap' | 'regression'> = [];
   const highest = Object.prototype.hasOwnProperty.call(fresh.seqs, content.from)
     ? fresh.seqs[content.from]!
@@ -603,7 +611,7 @@ export async function openMessage(
   if (!ephemeral && highest !== undefined && content.seq > highest + 1) warnings.push('gap');
   if (!ephemeral && highest !== undefined && content.seq <= highest) warnings.push('regression');
   const { admins: _a, members: _m, ...rest } = fresh;
-  const next = assemble({
+  const opened_ = assemble({
     ...rest,
     seqs: ephemeral ? fresh.seqs : { ...fresh.seqs, [content.from]: Math.max(highest ?? 0, content.seq) },
     departed:
@@ -612,7 +620,102 @@ export async function openMessage(
         : fresh.departed,
     recentIds: pushCapped(fresh.recentIds, content.id, RECENT_IDS_CAP),
   });
+  const next = moved ? replaceMember(opened_, content.from, moved) : opened_;
   return { content, sender, protection: 'verified', warnings, epoch: epoch.number, state: next };
+}
+
+/** The bytes the new identity signs in a 'moved' message (§11). */
+function movedSignedData(chat: string, epoch: number, oldId: string, next: PublicIdentity): Uint8Array {
+  return bytes.concat(
+    bytes.utf8('hush/v1 moved'),
+    fromB64u(chat, 'chat id', ID_BYTES),
+    bytes.u32(epoch),
+    fromB64u(oldId, 'client id', ID_BYTES),
+    fromB64u(next.id, 'client id', ID_BYTES),
+    next.sign,
+    next.agree,
+  );
+}
+
+/** Checks a 'moved' message's rules (§11) and returns the sender's new public identity. */
+async function checkMoved(
+  provider: CryptoProvider,
+  state: ChatState,
+  epoch: EpochState,
+  content: MovedContent,
+): Promise<PublicIdentity> {
+  if (epoch !== state.current)
+    fail('old-epoch', 'chat: a moved message must be sealed under the current epoch');
+  if (state.departed.includes(content.from)) fail('not-authorized', 'chat: a member who left cannot move');
+  const next = publicIdentityFromJson(content.member);
+  checkPublicIdentity(next);
+  if (state.current.members.some((m) => m.id === next.id) || next.id === state.creator)
+    fail('not-authorized', 'chat: a member cannot move to an id that is already in the chat');
+  const proof = fromB64u(content.proof, 'moved proof', 64);
+  const ok = await verifySignature(
+    provider,
+    next.sign,
+    proof,
+    movedSignedData(state.id, epoch.number, content.from, next),
+  );
+  if (!ok) fail('bad-signature', 'chat: the new identity did not sign the move');
+  return next;
+}
+
+async function verifySignature(
+  provider: CryptoProvider,
+  key: Uint8Array,
+  signature: Uint8Array,
+  data: Uint8Array,
+): Promise<boolean> {
+  try {
+    return await provider.verify(key, signature, data);
+  } catch {
+    return false;
+  }
+}
+
+/** Replaces member `oldId` by `next` in the current epoch (members, admins, creator); the previous epoch keeps it. */
+function replaceMember(state: ChatState, oldId: string, next: PublicIdentity): ChatState {
+  const current: EpochState = {
+    ...state.current,
+    members: state.current.members.map((m) =>
+      m.id === oldId ? { id: next.id, sign: next.sign.slice(), agree: next.agree.slice() } : m,
+    ),
+    admins: state.current.admins.map((id) => (id === oldId ? next.id : id)),
+  };
+  const { admins: _a, members: _m, ...rest } = state;
+  return assemble({ ...rest, current, creator: state.creator === oldId ? next.id : state.creator });
+}
+
+/**
+ * Seed mode (§11): the 'moved' input with which `me` announces that it continues in this chat as `next` (a fresh
+ * identity): the new identity's signature over chat, epoch, old id and new identity. Seal it with sealMessage
+ * (which signs it with `me`), then switch with `moveSelf`.
+ */
+export async function movedInput(
+  provider: CryptoProvider,
+  state: ChatState,
+  me: DeviceIdentity,
+  next: DeviceIdentity,
+): Promise<Omit<MovedContent, BaseField>> {
+  const pub = publicIdentity(next);
+  if (state.current.members.some((m) => m.id === pub.id))
+    fail('malformed', 'chat: the new identity is already a member');
+  const proof = await provider.sign(
+    next.signing.privateKey,
+    movedSignedData(state.id, state.current.number, me.clientId, pub),
+  );
+  return { kind: 'moved', member: publicIdentityToJson(pub), proof: toB64u(proof) };
+}
+
+/** This device's chat state as `next` after it sent 'moved' as `me` (§11): sequence numbers restart at 1. */
+export function moveSelf(state: ChatState, me: DeviceIdentity, next: DeviceIdentity): ChatState {
+  if (!state.current.members.some((m) => m.id === me.clientId))
+    fail('not-a-member', 'chat: I am not a member of this chat');
+  const moved = replaceMember(state, me.clientId, publicIdentity(next));
+  const { admins: _a, members: _m, ...rest } = moved;
+  return assemble({ ...rest, nextSeq: 1 });
 }
 
 /**

@@ -78,6 +78,16 @@ export const presenceSchema = z.strictObject({
   state: z.enum(['online', 'away', 'offline']),
 });
 export const leaveSchema = z.strictObject({ ...chatCommon, kind: z.literal('leave') });
+/**
+ * Seed mode (PROTOCOL.md §11): the sender replaces its own identity in the chat by `member` (a fresh client id and
+ * keys). Always signed by the old identity; `proof` is the new identity's signature binding it to the old one.
+ */
+export const movedSchema = z.strictObject({
+  ...chatCommon,
+  kind: z.literal('moved'),
+  member: publicIdentityJsonSchema,
+  proof: b64uBytes(64),
+});
 export const epochSchema = z.strictObject({
   ...directCommon,
   epoch: u32.min(1),
@@ -113,6 +123,7 @@ export const contentSchemas = {
   typing: typingSchema,
   presence: presenceSchema,
   leave: leaveSchema,
+  moved: movedSchema,
   epoch: epochSchema,
   'join-request': joinRequestSchema,
   'join-refused': joinRefusedSchema,
@@ -123,11 +134,13 @@ export type ReceiptContent = z.infer<typeof receiptSchema>;
 export type TypingContent = z.infer<typeof typingSchema>;
 export type PresenceContent = z.infer<typeof presenceSchema>;
 export type LeaveContent = z.infer<typeof leaveSchema>;
+export type MovedContent = z.infer<typeof movedSchema>;
 export type EpochContent = z.infer<typeof epochSchema>;
 export type JoinRequestContent = z.infer<typeof joinRequestSchema>;
 export type JoinRefusedContent = z.infer<typeof joinRefusedSchema>;
 /** Content carried in chat envelopes. */
-export type ChatContent = TextContent | ReceiptContent | TypingContent | PresenceContent | LeaveContent;
+export type ChatContent =
+  TextContent | ReceiptContent | TypingContent | PresenceContent | LeaveContent | MovedContent;
 /** Content carried in direct envelopes. */
 export type DirectContent = EpochContent | JoinRequestContent | JoinRefusedContent;
 /** Any content object (§5). */
@@ -137,7 +150,7 @@ export type ChatKind = ChatContent['kind'];
 export type DirectKind = DirectContent['kind'];
 
 /** Kinds that travel in chat envelopes. */
-export const CHAT_KINDS: readonly ChatKind[] = ['text', 'receipt', 'typing', 'presence', 'leave'];
+export const CHAT_KINDS: readonly ChatKind[] = ['text', 'receipt', 'typing', 'presence', 'leave', 'moved'];
 /** Kinds that travel in direct envelopes. */
 export const DIRECT_KINDS: readonly DirectKind[] = ['epoch', 'join-request', 'join-refused'];
 
