@@ -10,7 +10,7 @@
  */
 import type { Command } from 'commander';
 import type { ReceivedText } from '../../client/api.ts';
-import type { HushClient } from '../../client/hush-client.ts';
+import type { ChatClientLike } from '../profile/chat-client.ts';
 import { UserError } from '../shared/errors.ts';
 import { parseCount } from '../shared/options.ts';
 import { appendBacklog, consumeBacklog, readBacklog } from '../profile/backlog.ts';
@@ -72,7 +72,7 @@ export function formatMessage(
 
 /** Chat and member names for display, from the client's chat list (best effort). */
 async function namesFor(
-  client: HushClient,
+  client: ChatClientLike,
   message: ReceivedText,
 ): Promise<{ chatName?: string; fromName?: string }> {
   try {
@@ -102,7 +102,7 @@ async function runListen(flags: ListenFlags): Promise<void> {
   const finished = new Promise<{ error?: UserError }>((resolve) => (finish = resolve));
   // Printing is sequential: one chain, so lines come out in arrival order even with async name look-ups.
   let printing: Promise<void> = Promise.resolve();
-  let client: HushClient | undefined;
+  let client: ChatClientLike | undefined;
 
   const print = (message: ReceivedText, fromBacklog: boolean) => {
     printing = printing.then(async () => {

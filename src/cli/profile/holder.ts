@@ -12,6 +12,9 @@ import { loadDevice, type Device } from '../../client/device.ts';
 import { HushClientError } from '../../client/errors.ts';
 import { HushClient } from '../../client/hush-client.ts';
 import { FileStore } from '../../client/node/file-store.ts';
+import { SEED_RECORD, SeedClient } from '../../client/seed/seed-client.ts';
+import { readJson } from '../../client/storage.ts';
+import type { ChatClientLike, ProfileMode } from './chat-client.ts';
 import { UserError } from '../shared/errors.ts';
 import { CLOSING, askProfileHolder, serveProfileSocket, type IpcRequest, type IpcResults } from './ipc.ts';
 import { ProfileLockedError, acquireProfileLock, type ProfileLock } from './lock.ts';
@@ -31,7 +34,8 @@ export async function openProfileStore(dir: string, options: { create?: boolean 
       await access(dir);
     } catch {
       throw new UserError(
-        `profile ${dir} does not exist: create it with 'hush device new --profile ${dir} --server URL'`,
+        `profile ${dir} does not exist: create it with 'hush device new --profile ${dir} --server URL' ` +
+          `(or '--broker URL --seed' for seed mode)`,
       );
     }
   }
@@ -54,7 +58,8 @@ export function asUserError(error: unknown, dir: string): never {
   if (error instanceof HushClientError) {
     if (error.code === 'no-device') {
       throw new ProfileCommandError(
-        `profile ${dir} has no device yet: run 'hush device new --profile ${dir} --server URL' first`,
+        `profile ${dir} has no device yet: run 'hush device new --profile ${dir} --server URL' ` +
+          `(or '--broker URL --seed' for seed mode) first`,
         error.code,
       );
     }
@@ -63,20 +68,51 @@ export function asUserError(error: unknown, dir: string): never {
   throw error;
 }
 
-/** Loads the profile's device record (no connection). */
-export async function loadProfileDevice(dir: string): Promise<Device> {
+/** What a profile is: an account-mode device, or a seed-mode profile (one identity per chat, no device id). */
+export type ProfileInfo =
+  | { mode: 'account'; brokerUrl: string; device: Device }
+  | { mode: 'seed'; brokerUrl: string; displayName?: string };
+
+interface SeedRecordView {
+  mode?: unknown;
+  brokerUrl?: unknown;
+  displayName?: unknown;
+}
+
+/** Reads which mode a profile is in: a seed record (`seed.json`, mode 'seed') or the device record. */
+async function readProfileInfo(store: FileStore): Promise<ProfileInfo> {
+  const seed = (await readJson(store, SEED_RECORD)) as SeedRecordView | undefined;
+  if (seed !== undefined && seed.mode === 'seed' && typeof seed.brokerUrl === 'string') {
+    return {
+      mode: 'seed',
+      brokerUrl: seed.brokerUrl,
+      ...(typeof seed.displayName === 'string' ? { displayName: seed.displayName } : {}),
+    };
+  }
+  const device = await loadDevice(store, nodeCryptoProvider);
+  return { mode: 'account', brokerUrl: device.record.brokerUrl, device };
+}
+
+/** Loads what the profile is (no connection): its mode, and in account mode its device record. */
+export async function loadProfileInfo(dir: string): Promise<ProfileInfo> {
   const store = await openProfileStore(dir);
   try {
-    return await loadDevice(store, nodeCryptoProvider);
+    return await readProfileInfo(store);
   } catch (error) {
     asUserError(error, dir);
   }
 }
 
+/** Opens the SDK client that fits the profile's mode (no connection). */
+async function openClient(store: FileStore, info: ProfileInfo): Promise<ChatClientLike> {
+  if (info.mode === 'seed') return SeedClient.open({ store, provider: nodeCryptoProvider });
+  return HushClient.open({ store, provider: nodeCryptoProvider });
+}
+
 /** A process holding a profile: its client, connection state and the socket it serves. */
 export interface ProfileHolder {
-  readonly client: HushClient;
-  readonly device: Device;
+  readonly client: ChatClientLike;
+  readonly profile: ProfileInfo;
   connection(): ConnectionState;
   /** Does what a request asks, on this process's connection (what the socket serves too). */
   perform<R extends IpcRequest>(request: R): Promise<IpcResults[R['op']]>;
@@ -90,12 +126,15 @@ export interface HoldOptions {
    * for the next `hush listen`; a listener sets this to false and prints them itself.
    */
   keepBacklog?: boolean;
-  /** false: hold the profile without connecting (work that only changes local state). Default true. */
-  connect?: boolean;
+  /**
+   * false: hold the profile without connecting (work that only changes local state); a function decides by the
+   * profile's mode. Default true.
+   */
+  connect?: boolean | ((mode: ProfileMode) => boolean);
   /** Give up if not online within this time (default: keep trying, as a listener should). */
   connectTimeoutMs?: number;
   /** Called with the client before it connects, so no event of the first moments is missed. */
-  beforeConnect?: (client: HushClient) => void | Promise<void>;
+  beforeConnect?: (client: ChatClientLike) => void | Promise<void>;
 }
 
 /**
@@ -105,11 +144,11 @@ export interface HoldOptions {
 export async function holdProfile(dir: string, options: HoldOptions = {}): Promise<ProfileHolder> {
   const store = await openProfileStore(dir);
   const lock: ProfileLock = await acquireProfileLock(dir);
-  let client: HushClient | undefined;
+  let client: ChatClientLike | undefined;
   let stopServing: (() => Promise<void>) | undefined;
   try {
-    const device = await loadDevice(store, nodeCryptoProvider);
-    client = await HushClient.open({ store, provider: nodeCryptoProvider });
+    const profile = await readProfileInfo(store);
+    client = await openClient(store, profile);
     const opened = client;
     let state: ConnectionState = 'offline';
     opened.on('connection', ({ state: next }) => (state = next));
@@ -120,7 +159,7 @@ export async function holdProfile(dir: string, options: HoldOptions = {}): Promi
       });
     }
     const perform = async <R extends IpcRequest>(request: R): Promise<IpcResults[R['op']]> => {
-      const result = await performOn(opened, request, () => state);
+      const result = await performOn(opened, profile, request, () => state);
       return result as IpcResults[R['op']];
     };
     const server = await serveProfileSocket(dir, {
@@ -131,10 +170,16 @@ export async function holdProfile(dir: string, options: HoldOptions = {}): Promi
     });
     stopServing = () => server.close();
     await options.beforeConnect?.(opened);
-    if (options.connect !== false) await connectWithin(opened, device, options.connectTimeoutMs);
+    const connect =
+      typeof options.connect === 'function' ? options.connect(profile.mode) : options.connect !== false;
+    if (connect) {
+      await connectWithin(opened, profile.brokerUrl, options.connectTimeoutMs);
+      // A seed profile has one connection per chat (none before its first chat): connected means all are up.
+      if (profile.mode === 'seed' && state === 'offline') state = 'online';
+    }
     return {
       client: opened,
-      device,
+      profile,
       connection: () => state,
       perform,
       async release() {
@@ -157,8 +202,8 @@ export async function holdProfile(dir: string, options: HoldOptions = {}): Promi
 
 /** Connects, or fails with a UserError naming the broker if that takes longer than timeoutMs. */
 async function connectWithin(
-  client: HushClient,
-  device: Device,
+  client: ChatClientLike,
+  brokerUrl: string,
   timeoutMs: number | undefined,
 ): Promise<void> {
   if (timeoutMs === undefined) return client.connect();
@@ -168,7 +213,7 @@ async function connectWithin(
       () =>
         reject(
           new UserError(
-            `cannot connect to the broker (${device.record.brokerUrl}) within ${timeoutMs / 1000} s; is the Hush server running?`,
+            `cannot connect to the broker (${brokerUrl}) within ${timeoutMs / 1000} s; is the Hush server running?`,
           ),
         ),
       timeoutMs,
@@ -183,7 +228,8 @@ async function connectWithin(
 
 /** The work behind each socket operation, on a connected client. */
 async function performOn(
-  client: HushClient,
+  client: ChatClientLike,
+  profile: ProfileInfo,
   request: IpcRequest,
   state: () => ConnectionState,
 ): Promise<IpcResults[IpcRequest['op']]> {
@@ -202,7 +248,14 @@ async function performOn(
       return { chatId };
     }
     case 'status':
-      return { pid: process.pid, clientId: client.clientId, connection: state() };
+      return profile.mode === 'seed'
+        ? { pid: process.pid, mode: 'seed', connection: state() }
+        : {
+            pid: process.pid,
+            clientId: profile.device.record.clientId,
+            mode: 'account',
+            connection: state(),
+          };
   }
 }
 
@@ -215,7 +268,7 @@ const SEND_ACK_TIMEOUT_MS = 30_000;
  * in the outbox and goes out on the profile's next connection.
  */
 export async function sendAcknowledged(
-  client: HushClient,
+  client: ChatClientLike,
   chatId: string,
   text: string,
   timeoutMs: number,
@@ -277,9 +330,11 @@ export async function onProfile<R extends IpcRequest>(
   let silent: { pid: number; since: number } | undefined;
   while (holder === undefined) {
     try {
-      // An invite is local state only (join requests wait in the inviter's queue): no connection needed.
+      // An invite is local state only (join requests wait in the inviter's queue): no connection needed. In seed
+      // mode it is not: the invite names a fresh throwaway inbox whose broker session must exist first.
       holder = await holdProfile(dir, {
-        connect: request.op !== 'invite-create' && request.op !== 'status',
+        connect: (mode) =>
+          request.op === 'status' ? false : request.op !== 'invite-create' || mode === 'seed',
         connectTimeoutMs: CONNECT_TIMEOUT_MS,
       });
     } catch (error) {

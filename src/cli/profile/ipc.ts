@@ -6,7 +6,7 @@
  *   {"op":"send","chat":C,"text":T}             → {"ok":true,"id":…}
  *   {"op":"invite-create","chat"?:C}            → {"ok":true,"link":…,"chatId":…}
  *   {"op":"invite-accept","link":L,"timeoutMs"?} → {"ok":true,"chatId":…}
- *   {"op":"status"}                             → {"ok":true,"pid":…,"clientId":…,"connection":…}
+ *   {"op":"status"}                             → {"ok":true,"pid":…,"clientId"?:…,"mode":…,"connection":…}
  *   any failure                                 → {"ok":false,"error":"…","code"?:"…"} (code: the SDK's)
  */
 import { chmod, unlink } from 'node:fs/promises';
@@ -45,7 +45,8 @@ export interface IpcResults {
   send: { id: string };
   'invite-create': { link: string; chatId: string };
   'invite-accept': { chatId: string };
-  status: { pid: number; clientId: string; connection: string };
+  /** clientId is absent in seed mode (one client id per chat, none for the profile). */
+  status: { pid: number; clientId?: string; mode?: 'account' | 'seed'; connection: string };
 }
 
 export type IpcResponse<Op extends IpcRequest['op'] = IpcRequest['op']> =

@@ -7,9 +7,10 @@ import { emitKeypressEvents } from 'node:readline';
 import type { ChatSummary, ConnectionState, HushEvents, StoredMessage } from '../../client/api.ts';
 import { renderScreen, shortId, type TuiState } from './screen.ts';
 
-/** What the TUI needs from the SDK (HushClient satisfies it). */
+/** What the TUI needs from the SDK (HushClient and SeedClient satisfy it). */
 export interface ChatBackend {
-  readonly clientId: string;
+  /** Undefined in seed mode, where each chat has its own client id. */
+  readonly clientId?: string;
   chats(): ChatSummary[];
   history(chatId: string, options?: { limit?: number }): StoredMessage[] | Promise<StoredMessage[]>;
   sendText(chatId: string, text: string): Promise<{ id: string }>;
@@ -41,7 +42,7 @@ export async function runChatTui(
   const state: TuiState = {
     width: output.columns || 80,
     height: output.rows || 24,
-    me: backend.clientId,
+    me: backend.clientId ?? 'seed',
     connection: initial,
     chats: backend.chats(),
     selected: 0,
