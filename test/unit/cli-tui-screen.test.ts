@@ -79,6 +79,30 @@ describe('the hush chat screen', () => {
   });
 });
 
+describe('the hush chat screen in seed mode', () => {
+  it("uses each chat's own id to tell my messages and title apart", () => {
+    const seedMe = 'SeedChatIdSeedChatIdAA';
+    const text = renderScreen(
+      state({
+        me: 'seed mode',
+        selfIds: { c1: seedMe },
+        chats: [
+          {
+            chatId: 'c1',
+            members: [{ clientId: seedMe }, { clientId: BOB, displayName: 'bob' }],
+            epoch: 1,
+            unread: 0,
+          },
+        ],
+        messages: [{ chatId: 'c1', id: '9', from: seedMe, text: 'mine', ts: 0, state: 'sent' }],
+      }),
+    ).join('\n');
+    expect(text).toMatch(/▸ bob/);
+    expect(text).toMatch(/me: mine/);
+    expect(text).toMatch(/Hush · seed mode · /);
+  });
+});
+
 describe('terminal text helpers', () => {
   it('count wide characters as two columns and cut with an ellipsis', () => {
     expect(displayWidth('日本')).toBe(4);

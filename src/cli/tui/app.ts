@@ -11,6 +11,8 @@ import { renderScreen, shortId, type TuiState } from './screen.ts';
 export interface ChatBackend {
   /** Undefined in seed mode, where each chat has its own client id. */
   readonly clientId?: string;
+  /** Seed mode: my own identity in one chat. */
+  chatIdentity?(chatId: string): { clientId: string };
   chats(): ChatSummary[];
   history(chatId: string, options?: { limit?: number }): StoredMessage[] | Promise<StoredMessage[]>;
   sendText(chatId: string, text: string): Promise<{ id: string }>;
@@ -42,7 +44,8 @@ export async function runChatTui(
   const state: TuiState = {
     width: output.columns || 80,
     height: output.rows || 24,
-    me: backend.clientId ?? 'seed',
+    // Seed mode has no device-wide id: the status line says so, chats use their own ids (selfIds).
+    me: backend.clientId ?? 'seed mode',
     connection: initial,
     chats: backend.chats(),
     selected: 0,
@@ -58,6 +61,17 @@ export async function runChatTui(
   const selectedChat = () => state.chats[state.selected];
   const refresh = async () => {
     state.chats = backend.chats();
+    if (backend.chatIdentity) {
+      const ids: Record<string, string> = {};
+      for (const chat of state.chats) {
+        try {
+          ids[chat.chatId] = backend.chatIdentity(chat.chatId).clientId;
+        } catch {
+          // A chat still being joined has no identity yet: its title just lists every member.
+        }
+      }
+      state.selfIds = ids;
+    }
     if (state.selected >= state.chats.length) state.selected = Math.max(0, state.chats.length - 1);
     const chat = selectedChat();
     state.messages = chat ? await backend.history(chat.chatId, { limit: 500 }) : [];

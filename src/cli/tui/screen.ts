@@ -10,6 +10,8 @@ export interface TuiState {
   width: number;
   height: number;
   me: string;
+  /** My client id per chat where it differs from `me` (seed mode: one id per chat). */
+  selfIds?: Record<string, string>;
   connection: ConnectionState;
   chats: ChatSummary[];
   selected: number;
@@ -54,23 +56,26 @@ export function renderScreen(state: TuiState): string[] {
   const bodyHeight = Math.max(1, height - 4);
   const lines: string[] = [];
 
-  const status = `Hush · ${shortId(state.me)} · ${state.connection}`;
+  const who = /^[A-Za-z0-9_-]{22}$/.test(state.me) ? shortId(state.me) : state.me;
+  const status = `Hush · ${who} · ${state.connection}`;
   lines.push(fitToWidth(status, width));
   lines.push('─'.repeat(listWidth) + '┬' + '─'.repeat(bodyWidth));
 
   const list = state.chats.map((chat, i) => {
     const unread = chat.unread > 0 ? ` (${chat.unread})` : '';
     const mark = i === state.selected ? '▸ ' : '  ';
-    return fitToWidth(mark + sanitizeForTerminal(chatTitle(chat, state.me)) + unread, listWidth);
+    const self = state.selfIds?.[chat.chatId] ?? state.me;
+    return fitToWidth(mark + sanitizeForTerminal(chatTitle(chat, self)) + unread, listWidth);
   });
   if (list.length === 0) list.push(fitToWidth('  no chats: /new', listWidth));
 
   const chat = state.chats[state.selected];
   const body: string[] = [];
   if (chat) {
+    const self = state.selfIds?.[chat.chatId] ?? state.me;
     const names = new Map(chat.members.map((m) => [m.clientId, m.displayName ?? shortId(m.clientId)]));
     for (const message of state.messages) {
-      const who = message.from === state.me ? 'me' : (names.get(message.from) ?? shortId(message.from));
+      const who = message.from === self ? 'me' : (names.get(message.from) ?? shortId(message.from));
       const mark = STATE_MARK[message.state];
       const head = `${time(message.ts)} ${sanitizeForTerminal(who)}: `;
       const text = sanitizeForTerminal(message.text) + (mark ? `  ${mark}` : '');
