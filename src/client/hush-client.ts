@@ -83,6 +83,8 @@ import { readJson, writeJson } from './storage.ts';
 
 /** Messages kept per chat in the history. */
 export const HISTORY_CAP = 5000;
+/** How long close() waits for in-flight outbox copies to be acknowledged. */
+const CLOSE_DRAIN_MS = 2000;
 /** Ids of handled sealed boxes kept for dedupe. */
 const DIRECT_SEEN_CAP = 5000;
 const RECEIPT_IDS_MAX = 256;
@@ -309,6 +311,15 @@ export class HushClient extends TypedEmitter<HushEvents> {
 
   /** Disconnects and waits for work in progress to be stored. */
   async close(): Promise<void> {
+    // Let copies already in flight (say, the receipts a short-lived process sent) be acknowledged before the
+    // connection goes: otherwise the next process republishes them and the receiver sees a harmless 'replay'.
+    if (this.#connection?.online) {
+      const deadline = Date.now() + CLOSE_DRAIN_MS;
+      while (Date.now() < deadline && (this.#inflight.size > 0 || this.#outboxCopies() > 0)) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await this.#queue.catch(() => undefined);
+    }
     this.#closed = true;
     await this.#connection?.close();
     await this.#queue.catch(() => undefined);
@@ -698,6 +709,14 @@ export class HushClient extends TypedEmitter<HushEvents> {
     this.#queueAnnouncements(chat, announcements);
     await this.#save(chat);
     this.#flush();
+  }
+
+  /** Outbox copies not yet acknowledged, over every chat. */
+  #outboxCopies(): number {
+    let n = 0;
+    for (const chat of this.#chats.values())
+      for (const entry of chat.record.outbox) n += entry.targets.length;
+    return n;
   }
 
   /** Publishes every outbox copy and pending join request not yet in flight on the current connection. */
