@@ -27,6 +27,11 @@ export type StoredKeys =
 
 /** Saves and loads a device's private keys. The default keeps PKCS#8 inside the record. */
 export interface DeviceKeyVault {
+  /**
+   * Whether new identities for this vault are generated extractable (default true: PKCS#8 needs it). A browser
+   * vault that stores CryptoKeys sets false, so the private keys can never be exported.
+   */
+  readonly extractable?: boolean;
   save(identity: DeviceIdentity): Promise<StoredKeys>;
   load(stored: StoredKeys): Promise<{ signing: SigningPrivateKey; agreement: AgreementPrivateKey }>;
   remove?(stored: StoredKeys): Promise<void>;
@@ -209,7 +214,8 @@ export async function registerDevice(options: {
   const { store, provider } = options;
   const server = normalizeServer(options.server);
   await refuseExisting(store);
-  const identity = await createDeviceIdentity(provider, { extractable: true });
+  const vault = options.vault ?? pkcs8KeyVault(provider);
+  const identity = await createDeviceIdentity(provider, { extractable: vault.extractable ?? true });
   const body: Record<string, string> = { secret: identity.deviceSecret };
   if (options.name !== undefined) body.name = options.name;
   if (options.token !== undefined) body.token = options.token;
@@ -231,7 +237,7 @@ export async function registerDevice(options: {
     );
   }
   const registered: DeviceIdentity = { ...identity, clientId: parsed.clientId };
-  return saveNew(store, registered, options.vault ?? pkcs8KeyVault(provider), {
+  return saveNew(store, registered, vault, {
     ...(options.name !== undefined ? { displayName: options.name } : {}),
     server,
     brokerUrl: parsed.brokerUrl,

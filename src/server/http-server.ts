@@ -1,14 +1,16 @@
 /**
  * The Hush web server: serves the web app, the device registration API and MQTT over WebSocket at /mqtt
- * on one port, so a browser needs one origin only. The web app comes with a later issue; until then `/`
- * is a status page. Every response carries the security headers (responses.ts).
+ * on one port, so a browser needs one origin only. The web app is served from `webRoot` (dist/web, built by
+ * Vite) when it exists; without it `/` is a status page. Every response carries the security headers (responses.ts).
  */
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
+import path from 'node:path';
 import type { RunningBroker } from '../broker/index.ts';
 import { createRegistrationApi, type RegistrationApiOptions } from './registration-api.ts';
 import { SECURITY_HEADERS } from './responses.ts';
+import { hasWebApp, serveStatic } from './static-files.ts';
 
 export { SECURITY_HEADERS } from './responses.ts';
 
@@ -26,6 +28,8 @@ export interface HttpServerOptions {
   hsts?: boolean;
   /** The registration API and /healthz; without it only the page and /mqtt are served. */
   api?: Omit<RegistrationApiOptions, 'broker' | 'tls' | 'port'>;
+  /** The built web app (dist/web); the status page is served when it has no index.html. */
+  webRoot?: string;
 }
 
 /** Starts the web server with the broker's WebSocket endpoint attached; resolves with the bound port. */
@@ -44,6 +48,11 @@ export async function startHttpServer(
       })
     : undefined;
 
+  const webRoot =
+    options.webRoot !== undefined && (await hasWebApp(options.webRoot))
+      ? path.resolve(options.webRoot)
+      : undefined;
+
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     const pathname = (req.url ?? '/').split('?')[0]!;
@@ -51,6 +60,11 @@ export async function startHttpServer(
       if (api && (await api(req, res, pathname))) return;
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+        return;
+      }
+      if (webRoot !== undefined) {
+        if (!(await serveStatic(webRoot, req, res, pathname, tls !== undefined)))
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
         return;
       }
       if (pathname === '/' || pathname === '/index.html') {

@@ -12,6 +12,7 @@ import { readFile, writeFile, mkdir, access } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { startBroker, type BrokerOptions } from '../../broker/index.ts';
 import { DeviceRegistry } from '../../server/device-registry.ts';
@@ -140,6 +141,9 @@ async function readRegistrationToken(file: string): Promise<string> {
   return token;
 }
 
+/** The web app built by `npm run build:web` (served when present; otherwise `/` is a status page). */
+const WEB_ROOT = fileURLToPath(new URL('../../../dist/web', import.meta.url));
+
 /** Names the generated server certificate covers: loopback, this host, the bound and public names. */
 function certificateNames(host: string, publicUrl: URL | undefined): CertificateNames {
   const dns = new Set<string>(['localhost']);
@@ -262,6 +266,7 @@ export function registerStartCommand(program: Command): void {
           port: flags.port,
           tls,
           hsts: flags.tlsCert !== undefined,
+          webRoot: WEB_ROOT,
           api: {
             registry,
             log: log.child({ component: 'api' }),
