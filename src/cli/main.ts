@@ -9,6 +9,7 @@ import { registerDeviceCommand } from './commands/device.ts';
 import { registerInviteCommand } from './commands/invite.ts';
 import { registerSendCommand } from './commands/send.ts';
 import { registerListenCommand } from './commands/listen.ts';
+import { registerDeployCommand } from './commands/deploy.ts';
 import { UserError } from './shared/errors.ts';
 
 /** Builds the `hush` command line; each subcommand lives in its own file under commands/. */
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerInviteCommand(program);
   registerSendCommand(program);
   registerListenCommand(program);
+  registerDeployCommand(program);
   return program;
 }
 
