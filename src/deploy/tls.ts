@@ -7,14 +7,11 @@
  * in files that are 0600 before openssl writes a byte into them. CA: EC P-256, 10 years, pathlen 0; server:
  * EC P-256, 397 days, serverAuth, the names as SANs.
  */
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { describeNames, openssl as runOpenssl, opensslConfig, randomSerial } from '../tls/openssl.ts';
 
 const CA_DAYS = 3650;
 const SERVER_DAYS = 397;
@@ -55,54 +52,12 @@ export function certificateNames(hostname: string): { dns: string[]; ips: string
   return { dns: [hostname], ips: [] };
 }
 
-function describeNames(names: { dns: string[]; ips: string[] }): string {
-  return [...names.dns.map((n) => `DNS:${n}`), ...names.ips.map((ip) => `IP:${ip}`)].sort().join(',');
-}
-
-function randomSerial(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[0] = bytes[0]! & 0x7f; // a positive integer (RFC 5280 §4.1.2.2)
-  return '0x' + Buffer.from(bytes).toString('hex');
-}
-
-function opensslConfig(commonName: string, names: { dns: string[]; ips: string[] }): string {
-  const alt = [
-    ...names.dns.map((n, i) => `DNS.${i + 1} = ${n}`),
-    ...names.ips.map((ip, i) => `IP.${i + 1} = ${ip}`),
-  ];
-  return `[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = ${commonName}
-[ca_ext]
-basicConstraints = critical,CA:TRUE,pathlen:0
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server_ext]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-subjectAltName = @alt
-[alt]
-${alt.join('\n')}
-`;
-}
-
-async function openssl(args: string[]): Promise<void> {
-  try {
-    await run('openssl', args);
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT')
-      throw new Error(
-        'tls: generating certificates needs the openssl command on PATH (or pass --tls-cert/--tls-key)',
-      );
-    throw new Error(`tls: openssl ${args[0]} failed: ${(e.stderr ?? e.message).trim()}`);
-  }
-}
+/** openssl for deployments: says how to do without it. */
+const openssl = (args: string[]) =>
+  runOpenssl(
+    args,
+    'generating certificates needs the openssl command on PATH (or pass --tls-cert/--tls-key)',
+  );
 
 const exists = (file: string) =>
   stat(file).then(

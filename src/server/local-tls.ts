@@ -7,14 +7,22 @@
  * when the names it must cover change or it is within 30 days of expiry. CA: EC P-256, 10 years,
  * pathlen 0; server: EC P-256, 397 days (the CA/Browser Forum maximum), serverAuth, the names as SANs.
  */
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import {
+  describeNames,
+  openssl as runOpenssl,
+  opensslConfig,
+  randomSerial,
+  type CertificateNames,
+} from '../tls/openssl.ts';
 
-const run = promisify(execFile);
+export type { CertificateNames };
+
+/** openssl for `hush start --generate-tls`: says how to do without it. */
+const openssl = (args: string[]) => runOpenssl(args, '--generate-tls needs the openssl command on PATH');
 
 export interface LocalTls {
   caFile: string;
@@ -26,67 +34,15 @@ export interface LocalTls {
   createdCa: boolean;
 }
 
-/** The names a server certificate covers: DNS names and IP addresses. */
-export interface CertificateNames {
-  dns: string[];
-  ips: string[];
-}
-
 const CA_DAYS = 3650;
 const SERVER_DAYS = 397;
 const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
-
-function randomSerial(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[0] = bytes[0]! & 0x7f; // a positive integer, as RFC 5280 §4.1.2.2 requires
-  return '0x' + Buffer.from(bytes).toString('hex');
-}
 
 async function exists(file: string): Promise<boolean> {
   return readFile(file).then(
     () => true,
     () => false,
   );
-}
-
-function describeNames(names: CertificateNames): string {
-  return [...names.dns.map((n) => `DNS:${n}`), ...names.ips.map((ip) => `IP:${ip}`)].sort().join(',');
-}
-
-function opensslConfig(commonName: string, names: CertificateNames): string {
-  const alt = [
-    ...names.dns.map((n, i) => `DNS.${i + 1} = ${n}`),
-    ...names.ips.map((ip, i) => `IP.${i + 1} = ${ip}`),
-  ];
-  return `[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = ${commonName}
-[ca_ext]
-basicConstraints = critical,CA:TRUE,pathlen:0
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server_ext]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-subjectAltName = @alt
-[alt]
-${alt.join('\n')}
-`;
-}
-
-async function openssl(args: string[]): Promise<void> {
-  try {
-    await run('openssl', args);
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error('tls: --generate-tls needs the openssl command on PATH');
-    throw new Error(`tls: openssl ${args[0]} failed: ${(e.stderr ?? e.message).trim()}`);
-  }
 }
 
 /** Names must be safe to write into an openssl config file; refuse anything else. */
