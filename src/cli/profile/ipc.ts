@@ -226,7 +226,11 @@ export async function askProfileHolder<R extends IpcRequest>(
     );
     socket.once('connect', () => socket.write(`${JSON.stringify(request)}\n`));
     socket.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') finish(() => resolve(undefined));
+      // ECONNRESET/EPIPE: the holder closed its socket while this connection still waited in the listen backlog,
+      // so the request was never read (an accepted connection is always answered, if only with 'closing').
+      // Like a missing socket, that means: nobody will do it — take the profile or ask again.
+      const nobody = ['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE'];
+      if (error.code !== undefined && nobody.includes(error.code)) finish(() => resolve(undefined));
       else finish(() => reject(new Error(`profile socket: ${error.message}`)));
     });
     onLines(
