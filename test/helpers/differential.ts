@@ -156,8 +156,8 @@ export async function subscribe(client: TestClient, filters: readonly string[]):
   }
 }
 
-/** Polls a condition every 5 ms (no fixed sleeps); rejects with `what` after timeoutMs. */
-export async function waitUntil(what: string, done: () => boolean, timeoutMs = 5000): Promise<void> {
+/** Polls a condition every 5 ms (no fixed sleeps); rejects with `what` after timeoutMs (generous: a loaded 2-core CI). */
+export async function waitUntil(what: string, done: () => boolean, timeoutMs = 15_000): Promise<void> {
   const start = Date.now();
   while (!done()) {
     if (Date.now() - start > timeoutMs) throw new Error(`differential: timed out waiting for ${what}`);

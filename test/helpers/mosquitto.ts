@@ -62,6 +62,32 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const confPath = path.join(dir, 'mosquitto.conf');
   await writeFile(confPath, lines.join('\n') + '\n');
 
+  const running = await runMosquittoConf(confPath, wsPort ? [mqttPort, wsPort] : [mqttPort]);
+  return {
+    ...running,
+    mqttPort,
+    wsPort,
+    dir,
+    async stop() {
+      await running.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A real Mosquitto running on a config file the caller wrote. */
+export interface MosquittoProcess {
+  readonly pid: number;
+  /** Everything it printed. */
+  log(): string;
+  /** SIGHUP, then a short wait for the reload to apply. */
+  reload(): Promise<void>;
+  /** SIGTERM (SIGKILL after 3 s); resolves once it exited. */
+  stop(): Promise<void>;
+}
+
+/** Starts `/usr/sbin/mosquitto -c confPath` and resolves once every port in `ports` accepts connections. */
+export async function runMosquittoConf(confPath: string, ports: number[]): Promise<MosquittoProcess> {
   let output = '';
   const child: ChildProcess = spawn('/usr/sbin/mosquitto', ['-c', confPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -75,7 +101,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   void exited.then(forget);
   try {
     await Promise.race([
-      Promise.all([waitForPort(mqttPort), wsPort ? waitForPort(wsPort) : Promise.resolve()]),
+      Promise.all(ports.map((port) => waitForPort(port))),
       exited.then(() => {
         throw new Error(`mosquitto exited during start:\n${output}`);
       }),
@@ -86,22 +112,17 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   }
   return {
     pid,
-    mqttPort,
-    wsPort,
-    dir,
     log: () => output,
     async reload() {
       process.kill(pid, 'SIGHUP');
       await new Promise((r) => setTimeout(r, 400));
     },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        process.kill(pid, 'SIGTERM');
-        const timer = setTimeout(() => child.exitCode === null && process.kill(pid, 'SIGKILL'), 3000);
-        await exited;
-        clearTimeout(timer);
-      }
-      await rm(dir, { recursive: true, force: true });
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      process.kill(pid, 'SIGTERM');
+      const timer = setTimeout(() => child.exitCode === null && process.kill(pid, 'SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }

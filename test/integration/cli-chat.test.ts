@@ -1,7 +1,6 @@
 // Two terminal profiles chatting through a real `hush start`, driven only through the `hush` command line
 // (DESIGN.md, "Scripting the chat"): device new, invite create/accept, send, listen — plus the "one device = one
 // MQTT connection" hand-over, offline delivery, and a mosquitto_sub eavesdropper that must see nothing.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,55 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askProfileHolder } from '../../src/cli/profile/ipc.ts';
 import { HUSH_BIN, runHush } from '../helpers/hush-broker.ts';
 import { freePort } from '../helpers/ports.ts';
-import { reapAtExit } from '../helpers/reaper.ts';
+import { background, type Background } from '../helpers/background.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A process started in the background: its output so far and its exit. */
-interface Background {
-  readonly pid: number;
-  stdout(): string;
-  stderr(): string;
-  readonly exited: Promise<number | null>;
-  running(): boolean;
-  stop(): Promise<number | null>;
-}
-
-function background(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Background {
-  const child: ChildProcess = spawn(command, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  if (child.pid === undefined) throw new Error(`${command} did not start`);
-  const pid = child.pid;
-  const forget = reapAtExit(pid);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  let done = false;
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      done = true;
-      forget();
-      resolve(code);
-    }),
-  );
-  return {
-    pid,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    running: () => !done,
-    async stop() {
-      if (!done) process.kill(pid, 'SIGTERM');
-      const timer = setTimeout(() => !done && process.kill(pid, 'SIGKILL'), 10_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-}
 
 const hushInBackground = (args: string[]) => background(process.execPath, [HUSH_BIN, ...args]);
 

@@ -2,7 +2,6 @@
 // setup: anonymous access and `pattern read chats/%c/messages` + `pattern write chats/+/messages`, no registration
 // server. Driven only through the `hush` command line: device new --seed, invite create/accept, send, listen —
 // while an anonymous `mosquitto_sub -t '#'` eavesdropper must print nothing.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,50 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askProfileHolder } from '../../src/cli/profile/ipc.ts';
 import { HUSH_BIN, runHush } from '../helpers/hush-broker.ts';
 import { startMosquitto, type MosquittoInstance } from '../helpers/mosquitto.ts';
-import { reapAtExit } from '../helpers/reaper.ts';
+import { background, type Background } from '../helpers/background.ts';
 
 const SEED_ACL = 'pattern read chats/%c/messages\npattern write chats/+/messages\n';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Background {
-  readonly pid: number;
-  stdout(): string;
-  stderr(): string;
-  running(): boolean;
-  stop(): Promise<number | null>;
-}
-
-function background(command: string, args: string[]): Background {
-  const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  if (child.pid === undefined) throw new Error(`${command} did not start`);
-  const pid = child.pid;
-  const forget = reapAtExit(pid);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  let done = false;
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      done = true;
-      forget();
-      resolve(code);
-    }),
-  );
-  return {
-    pid,
-    stdout: () => out,
-    stderr: () => err,
-    running: () => !done,
-    async stop() {
-      if (!done) process.kill(pid, 'SIGTERM');
-      const timer = setTimeout(() => !done && process.kill(pid, 'SIGKILL'), 10_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-}
 
 const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 interface Line {

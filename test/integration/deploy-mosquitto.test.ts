@@ -2,7 +2,6 @@
 // starts a broker that drops to user `mosquitto`, devices added with `hush passwd` + SIGHUP connect over
 // wss:// trusting the generated CA, the attack suite finds nothing in account mode and exactly the documented
 // takeover in anonymous mode, and re-running never touches the password file or private keys.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate, createPublicKey } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,59 +11,15 @@ import { runAttackSuite, summarizeFindings, type Finding } from '../../src/audit
 import { lintExitCode, lintMosquittoConf } from '../../src/audit/lint/index.ts';
 import { runHush } from '../helpers/hush-broker.ts';
 import { connectClient, settle } from '../helpers/mqtt.ts';
-import { freePort, waitForPort } from '../helpers/ports.ts';
-import { reapAtExit } from '../helpers/reaper.ts';
+import { freePort } from '../helpers/ports.ts';
+import { runMosquittoConf, type MosquittoProcess } from '../helpers/mosquitto.ts';
 
 const INBOX = 'chats/%c/messages';
 const ALICE = { username: 'alice-device-0001', password: 'alice-secret-pw' };
 const BOB = { username: 'bob-device-0002', password: 'bob-secret-pw' };
 
-interface Running {
-  pid: number;
-  log(): string;
-  reload(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-async function startFromDir(conf: string, ports: number[]): Promise<Running> {
-  let output = '';
-  const child: ChildProcess = spawn('/usr/sbin/mosquitto', ['-c', conf], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  if (child.pid === undefined) throw new Error('mosquitto did not start');
-  const pid = child.pid;
-  const forget = reapAtExit(pid);
-  void exited.then(forget);
-  try {
-    await Promise.race([
-      Promise.all(ports.map((p) => waitForPort(p))),
-      exited.then(() => {
-        throw new Error(`mosquitto exited during start:\n${output}`);
-      }),
-    ]);
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  }
-  return {
-    pid,
-    log: () => output,
-    async reload() {
-      process.kill(pid, 'SIGHUP');
-      await new Promise((r) => setTimeout(r, 400));
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      process.kill(pid, 'SIGTERM');
-      const timer = setTimeout(() => child.exitCode === null && process.kill(pid, 'SIGKILL'), 3000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
+type Running = MosquittoProcess;
+const startFromDir = runMosquittoConf;
 
 /** A temp dir the mosquitto user can enter (mkdtemp makes 0700 directories). */
 async function traversableTemp(): Promise<string> {

@@ -1,15 +1,16 @@
 // Checks the mosquitto.conf lint's claims against the real /usr/sbin/mosquitto (2.0.11): configs the lint calls
 // broken are refused at the same line, and the surprising behaviours it warns about really happen.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lintMosquittoConf } from '../../src/audit/lint/index.ts';
-import { freePort, waitForPort } from '../helpers/ports.ts';
+import { freePort } from '../helpers/ports.ts';
 import { reapAtExit } from '../helpers/reaper.ts';
 import { connectClient, tryConnect, settle } from '../helpers/mqtt.ts';
+import { runMosquittoConf } from '../helpers/mosquitto.ts';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 // Tests run as root; keep root so Mosquitto can read files in a 0700 temp dir, and log where we can read it.
@@ -31,12 +32,6 @@ async function writeConf(lines: string[]): Promise<string> {
   return file;
 }
 
-interface Running {
-  pid: number;
-  output(): string;
-  stop(): Promise<void>;
-}
-
 /** Runs mosquitto on a config until it exits; resolves with its exit code and output (bounded by 5 s). */
 async function runToExit(file: string): Promise<{ code: number | null; output: string }> {
   const child = spawn(MOSQUITTO, ['-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -52,38 +47,7 @@ async function runToExit(file: string): Promise<{ code: number | null; output: s
 }
 
 /** Starts mosquitto and waits until every given port accepts connections on 127.0.0.1. */
-async function start(file: string, ports: number[]): Promise<Running> {
-  const child: ChildProcess = spawn(MOSQUITTO, ['-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  if (child.pid === undefined) throw new Error('mosquitto did not start');
-  const pid = child.pid;
-  const forget = reapAtExit(pid);
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try {
-    await Promise.race([
-      Promise.all(ports.map((p) => waitForPort(p))),
-      exited.then(() => {
-        throw new Error(`mosquitto exited during start:\n${output}`);
-      }),
-    ]);
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  }
-  return {
-    pid,
-    output: () => output,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        process.kill(pid, 'SIGTERM');
-        await exited;
-      }
-      forget();
-    },
-  };
-}
+const start = runMosquittoConf;
 
 /** Local addresses a process's listening TCP sockets are bound to on a port, from /proc/net/tcp{,6}. */
 async function listeningAddresses(port: number): Promise<string[]> {
