@@ -108,11 +108,23 @@ export async function sealChatEnvelope(
   if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES) {
     fail('malformed', `envelope: nonce should be ${NONCE_BYTES} bytes, got ${nonce?.length}`);
   }
-  const header = concat(new Uint8Array([CHAT_ENVELOPE_VERSION]), keys.keyId);
+  // header ‖ nonce, which the provider writes the ciphertext behind: one buffer, no copy of the whole body.
+  const prefix = new Uint8Array(CHAT_HEADER_BYTES + NONCE_BYTES);
+  prefix[0] = CHAT_ENVELOPE_VERSION;
+  prefix.set(keys.keyId, 1);
+  prefix.set(nonce, CHAT_HEADER_BYTES);
+  const header = prefix.subarray(0, CHAT_HEADER_BYTES);
   const signature = signer ? await provider.sign(signer.privateKey, signedData(header, content)) : undefined;
   const plaintext = encodePlaintext(signature ? { content, signature } : { content });
-  const body = await provider.aesGcmEncrypt(keys.messageKey, nonce, plaintext, header);
-  return concat(header, nonce, body);
+  const wire = await provider.aesGcmEncrypt(keys.messageKey, nonce, plaintext, header, prefix);
+  // A provider that ignored the prefix would put the ciphertext where the header belongs: never send that.
+  if (
+    wire.length !== prefix.length + plaintext.length + TAG_BYTES ||
+    !equalBytes(wire.subarray(0, prefix.length), prefix)
+  ) {
+    fail('malformed', 'envelope: crypto provider did not return header ‖ nonce ‖ ciphertext');
+  }
+  return wire;
 }
 
 /**

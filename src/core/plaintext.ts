@@ -9,7 +9,7 @@
 
 import { fail } from './errors.ts';
 import { readU32, u32 } from './bytes.ts';
-import { MAX_CONTENT_BYTES, MAX_PLAINTEXT_BYTES, paddedLength } from './padding.ts';
+import { MAX_CONTENT_BYTES, MAX_PLAINTEXT_BYTES, firstNonZeroByte, paddedLength } from './padding.ts';
 
 /** flags bit 0: a 64-byte Ed25519 signature follows the content. */
 const FLAG_SIGNED = 0x01;
@@ -74,9 +74,8 @@ export function decodePlaintext(bytes: Uint8Array): Plaintext {
       `plaintext: content length ${contentLength} overruns the ${bytes.length}-byte plaintext`,
     );
   }
-  for (let i = unpadded; i < bytes.length; i++) {
-    if (bytes[i] !== 0) fail('bad-padding', `plaintext: non-zero padding byte at offset ${i}`);
-  }
+  const nonZero = firstNonZeroByte(bytes, unpadded);
+  if (nonZero >= 0) fail('bad-padding', `plaintext: non-zero padding byte at offset ${nonZero}`);
   // One encoding per message: a sender padding to a larger bucket could smuggle a side channel or mark its
   // implementation, so the length must be exactly the bucket of the unpadded length.
   const expected = paddedLength(unpadded);

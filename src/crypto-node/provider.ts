@@ -52,6 +52,23 @@ function plain(b: Buffer): Uint8Array {
   return new Uint8Array(b);
 }
 
+const EMPTY = new Uint8Array(0);
+
+/**
+ * a ‖ b ‖ c ‖ d in a fresh, unpooled buffer that every byte is written to: one copy, where Buffer.concat and
+ * then plain() would copy small messages twice (Buffer.concat takes from the shared pool).
+ */
+function joinOwned(a: Uint8Array, b: Uint8Array, c: Uint8Array, d: Uint8Array): Uint8Array {
+  const length = a.length + b.length + c.length + d.length;
+  // allocUnsafeSlow: not zero-filled (all of it is overwritten below) and never a slice of the shared pool.
+  const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  out.set(c, a.length + b.length);
+  out.set(d, a.length + b.length + c.length);
+  return out;
+}
+
 function checkLength(what: string, bytes: Uint8Array, expected: number): void {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`node-crypto: ${what} should be a Uint8Array`);
   if (bytes.length !== expected) {
@@ -110,13 +127,14 @@ function generatePair(
 export const nodeCryptoProvider: CryptoProvider = {
   name: 'node-crypto',
 
-  async aesGcmEncrypt(key, nonce, plaintext, aad) {
+  async aesGcmEncrypt(key, nonce, plaintext, aad, prefix) {
     checkLength('AES-256-GCM key', key, AES_KEY_BYTES);
     checkLength('AES-GCM nonce', nonce, GCM_NONCE_BYTES);
     const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
     cipher.setAAD(aad);
-    const out = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
-    return plain(out);
+    const body = cipher.update(plaintext);
+    const rest = cipher.final(); // empty for GCM, a stream mode; kept for correctness if it ever is not
+    return joinOwned(prefix ?? EMPTY, body, rest, cipher.getAuthTag());
   },
 
   async aesGcmDecrypt(key, nonce, ciphertext, aad) {
@@ -130,8 +148,9 @@ export const nodeCryptoProvider: CryptoProvider = {
     decipher.setAuthTag(ciphertext.subarray(split));
     const body = decipher.update(ciphertext.subarray(0, split));
     // final() throws when the tag does not verify; only then may the plaintext be released.
-    const out = Buffer.concat([body, decipher.final()]);
-    return plain(out);
+    const rest = decipher.final();
+    // GCM gives everything from update(): skip the copy a concatenation would make (a whole message).
+    return rest.length === 0 ? plain(body) : joinOwned(EMPTY, body, rest, EMPTY);
   },
 
   async hkdfSha256(ikm, salt, info, length) {

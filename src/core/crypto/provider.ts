@@ -33,12 +33,16 @@ export interface AgreementKeyPair {
 
 export interface CryptoProvider {
   readonly name: string;
-  /** AES-256-GCM encryption; returns ciphertext ‖ 16-byte tag. */
+  /**
+   * AES-256-GCM encryption; returns prefix ‖ ciphertext ‖ 16-byte tag (prefix empty if not given). The prefix
+   * lets an envelope come out in one buffer instead of being copied once more behind its header.
+   */
   aesGcmEncrypt(
     key: Uint8Array,
     nonce: Uint8Array,
     plaintext: Uint8Array,
     aad: Uint8Array,
+    prefix?: Uint8Array,
   ): Promise<Uint8Array>;
   /** AES-256-GCM decryption; rejects (any error) when the tag does not verify. */
   aesGcmDecrypt(

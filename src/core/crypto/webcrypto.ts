@@ -120,14 +120,19 @@ async function x25519(privateKey: CryptoKey, peerPublic: Uint8Array): Promise<Ui
 export const webCryptoProvider: CryptoProvider = {
   name: 'webcrypto',
 
-  async aesGcmEncrypt(key, nonce, plaintext, aad) {
+  async aesGcmEncrypt(key, nonce, plaintext, aad, prefix) {
     checkLength('AES-GCM nonce', nonce, GCM_NONCE_BYTES);
     const out = await subtle().encrypt(
       { name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: GCM_TAG_BYTES * 8 },
       await aesKey(key),
       buf(plaintext),
     );
-    return new Uint8Array(out);
+    if (prefix === undefined || prefix.length === 0) return new Uint8Array(out);
+    // WebCrypto cannot write behind a prefix: one copy, as the caller's concatenation would have made.
+    const joined = new Uint8Array(prefix.length + out.byteLength);
+    joined.set(prefix, 0);
+    joined.set(new Uint8Array(out), prefix.length);
+    return joined;
   },
 
   async aesGcmDecrypt(key, nonce, ciphertext, aad) {
