@@ -333,6 +333,12 @@ export class AccessControl {
     return toClose;
   }
 
+  /** Forgets the cached ACL of a clean session that ended, unless a newer connection with its id replaced it. */
+  forgetCleanClient(client: Client): void {
+    const state = this.clients.get(client);
+    if (state && this.sessionAcls.get(client.id) === state.acl) this.sessionAcls.delete(client.id);
+  }
+
   /** Forgets a session's cached ACL (after it expired or was cleaned). */
   forgetSession(clientId: string): void {
     this.sessionAcls.delete(clientId);

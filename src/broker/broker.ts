@@ -18,6 +18,13 @@ import { listenTcp, type TlsMaterial } from './listeners/tcp.ts';
 import { attachMqttWebSocket, listenWebSocket } from './listeners/ws.ts';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.ts';
 import { SessionClock } from './session-clock.ts';
+import { coalesceWrites } from './write-coalescer.ts';
+
+/** The parts of mqtt-packet's parser (inside each Aedes client) the broker wraps. */
+interface MqttParser {
+  parse(buf: Buffer): unknown;
+  settings: { cmd?: string; protocolVersion?: number; bridgeMode?: boolean };
+}
 
 /** A running embedded broker. */
 export interface RunningBroker {
@@ -102,6 +109,9 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
   });
   aedes.on('clientDisconnect', (client) => {
     if (!client.clean) clock.disconnected(client.id);
+    // A clean session ends with its connection: nothing is queued for it, so its ACL need not stay
+    // cached (with random ids on an anonymous broker the cache would otherwise only grow).
+    else access.forgetCleanClient(client);
   });
   aedes.on('clientError', (client, error) =>
     log.info({ clientId: client.id, reason: error.message }, 'client dropped'),
@@ -112,13 +122,30 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
 
   const handleConnection = (stream: Duplex, request?: http.IncomingMessage): void => {
     const guard = new PacketSizeGuard(options.limits.maxPacketBytes);
-    const client = aedes.handle(stream, request) as Client & { _parser: { parse(buf: Buffer): unknown } };
+    coalesceWrites(stream);
+    // Aedes keeps `req` for the connection's lifetime and Hush reads only the remote address from it
+    // (access.ts), so it gets that instead of the whole upgrade request with its headers (about 2 KB per
+    // idle WebSocket connection in `hush bench`).
+    const req =
+      request && ({ socket: { remoteAddress: request.socket.remoteAddress } } as http.IncomingMessage);
+    const client = aedes.handle(stream, req) as Client & { _parser: MqttParser };
     const parser = client._parser;
     const parse = parser.parse.bind(parser);
     // Checked before mqtt-packet buffers anything, see limits/packet-guard.ts.
     parser.parse = (buf: Buffer) => {
       const problem = guard.check(buf);
-      if (problem === undefined) return parse(buf);
+      if (problem === undefined) {
+        const result = parse(buf);
+        // mqtt-packet keeps the whole CONNECT packet as its settings for the connection's lifetime, and
+        // with it the password and a slice that pins the received chunk. It reads only these two fields.
+        if (parser.settings.cmd === 'connect') {
+          parser.settings = {
+            protocolVersion: parser.settings.protocolVersion,
+            bridgeMode: parser.settings.bridgeMode,
+          };
+        }
+        return result;
+      }
       log.warn({ clientId: client.id, reason: problem }, 'connection closed: packet refused');
       stream.destroy();
       return 0;

@@ -48,6 +48,8 @@ export interface QueuePolicy {
   onQueueFull(clientId: string, queued: number): void;
 }
 
+const DONE: Promise<void> = Promise.resolve();
+
 /** Opens memory or LevelDB persistence and applies the queue policy to it. */
 export async function createPersistence(
   dataDir: string | undefined,
@@ -81,42 +83,45 @@ export async function createPersistence(
   const enqueue = persistence.outgoingEnqueue.bind(persistence);
   const enqueueCombi = persistence.outgoingEnqueueCombi.bind(persistence);
   const clear = persistence.outgoingClearMessageId.bind(persistence);
-  persistence.outgoingEnqueue = async (sub, packet) => {
-    if (admit(sub, packet)) await enqueue(sub, packet);
-  };
-  persistence.outgoingEnqueueCombi = async (subs, packet) => {
-    const dollar = packet.topic.startsWith('$');
+  // Called for every QoS 1 message to a persistent session: the wrappers hand back the store's own promise
+  // rather than awaiting it in one more async function (`hush bench` profiles).
+  persistence.outgoingEnqueue = (sub, packet) => (admit(sub, packet) ? enqueue(sub, packet) : DONE);
+  persistence.outgoingEnqueueCombi = (subs, packet) => {
+    const dollar = packet.topic.charCodeAt(0) === 36; /* $ */
+    // MQTT 3.1.1 §4.7.2: a filter starting with a wildcard never matches a `$` topic, but Aedes'
+    // subscription index does not apply that rule; Mosquitto does.
+    const eligible = (sub: QueuedSubscription) => !dollar || sub.topic.charCodeAt(0) === 36;
+    if (subs.length === 1) {
+      // The usual case (one inbox subscription): no copy of the list.
+      const sub = subs[0] as QueuedSubscription;
+      return eligible(sub) && admit(sub, packet) ? enqueueCombi(subs, packet) : DONE;
+    }
     const seen = new Set<string>();
     const admitted = subs.filter((sub) => {
-      // MQTT 3.1.1 §4.7.2: a filter starting with a wildcard never matches a `$` topic, but Aedes'
-      // subscription index does not apply that rule; Mosquitto does.
-      if (dollar && !sub.topic.startsWith('$')) return false;
+      if (!eligible(sub)) return false;
       // Overlapping filters of one client must store one copy, not one per filter (as Mosquitto).
       if (seen.has(sub.clientId)) return false;
       seen.add(sub.clientId);
       return admit(sub, packet);
     });
-    if (admitted.length > 0) await enqueueCombi(admitted, packet);
+    return admitted.length > 0 ? enqueueCombi(admitted, packet) : DONE;
   };
   const update = persistence.outgoingUpdate as (client: { id: string }, packet: PacketLike) => Promise<void>;
-  persistence.outgoingUpdate = async (client: { id: string }, packet: PacketLike) => {
-    try {
-      await update.call(persistence, client, packet);
-    } catch (error) {
+  persistence.outgoingUpdate = (client: { id: string }, packet: PacketLike) =>
+    update.call(persistence, client, packet).catch((error: Error) => {
       // A message the queue policy did not store (full queue) is still delivered to a connected client;
       // Aedes would otherwise drop the whole connection over the missing copy.
-      if ((error as Error).message !== 'no such packet') throw error;
-    }
-  };
-  persistence.outgoingClearMessageId = async (client, packet) => {
-    const removed = await clear(client, packet);
-    if (removed) {
-      const count = queued.get(client.id) ?? 0;
-      if (count <= 1) queued.delete(client.id);
-      else queued.set(client.id, count - 1);
-    }
-    return removed;
-  };
+      if (error.message !== 'no such packet') throw error;
+    });
+  persistence.outgoingClearMessageId = (client, packet) =>
+    clear(client, packet).then((removed) => {
+      if (removed) {
+        const count = queued.get(client.id) ?? 0;
+        if (count <= 1) queued.delete(client.id);
+        else queued.set(client.id, count - 1);
+      }
+      return removed;
+    });
 
   return {
     persistence,

@@ -27,6 +27,16 @@ const BRIDGE_STATE = splitFilter('$SYS/broker/connection/+/state');
 
 const grants = (access: AclAccess, want: Want) => access === 'readwrite' || access === want;
 
+/** Longer topics are not remembered, so a client cannot make the broker hold big strings. */
+const MEMO_TOPIC_CHARS = 256;
+
+const NONE: readonly CompiledRule[] = Object.freeze([]);
+
+function matches(filter: Levels, topic: string): boolean {
+  const levels = splitTopic(topic);
+  return levels !== undefined && levelsMatch(filter, levels);
+}
+
 function compile(rule: AclRule, topic: string): CompiledRule {
   return { ...splitFilter(topic), access: rule.access, topic, line: rule.line };
 }
@@ -72,7 +82,80 @@ export function compileClientAcl(
       ),
     );
 
-  function check(topic: string, want: Want): boolean {
+  // Hush: Mosquitto grants every SUBSCRIBE and filters deliveries. A `$` filter (e.g. `$SYS/#`) is granted
+  // only if one read-capable rule that this client's check could reach starts with `$` and covers the
+  // whole filter (every topic the filter can match, that rule matches: `$SYS/#` covers `$SYS/broker/+`,
+  // `$SYS/broker/+` does not cover `$SYS/#`). Deny rules are not consulted; canRead still runs per
+  // delivered message, so this only narrows what may be subscribed to.
+  const dollarReadRules: Levels[] = [
+    ...topicRules.filter((r) => r.dollar && grants(r.access, 'read')),
+    ...(filePatterns && dangerous ? [] : patterns.filter((r) => r.dollar && grants(r.access, 'read'))),
+  ];
+
+  // Most clients have no topic list and no `$` rule: they share one empty list instead of holding two each.
+  return new CompiledAcl(
+    hasTopicList ? topicRules : NONE,
+    patterns,
+    hasTopicList,
+    filePatterns,
+    dangerous,
+    dollarReadRules.length > 0 ? dollarReadRules : NONE,
+  );
+}
+
+/**
+ * One client's compiled rules. A class rather than closures: one of these lives for every connection, and
+ * methods on the prototype cost nothing per client (`hush bench` counts memory per idle connection).
+ */
+class CompiledAcl implements ClientAcl {
+  /**
+   * The last topic checked per direction and its verdict. A verdict depends only on the topic once the rules
+   * are compiled, and canRead runs for every delivered message (twice for a persistent session: when queued
+   * and when sent), nearly always on the client's own inbox: remembering one topic skips splitting it again
+   * (`hush bench` profiles showed the split). A reload compiles a new CompiledAcl, so no verdict outlives
+   * its rules.
+   */
+  private lastRead: string | undefined;
+  private lastReadVerdict = false;
+  private lastWrite: string | undefined;
+  private lastWriteVerdict = false;
+
+  constructor(
+    private readonly topicRules: readonly CompiledRule[],
+    private readonly patterns: readonly CompiledRule[],
+    private readonly hasTopicList: boolean,
+    private readonly filePatterns: boolean,
+    private readonly dangerous: boolean,
+    private readonly dollarReadRules: readonly Levels[],
+  ) {}
+
+  canRead(topic: string): boolean {
+    if (topic === this.lastRead) return this.lastReadVerdict;
+    const verdict = this.check(topic, 'read');
+    if (topic.length <= MEMO_TOPIC_CHARS) {
+      this.lastRead = topic;
+      this.lastReadVerdict = verdict;
+    }
+    return verdict;
+  }
+
+  canWrite(topic: string): boolean {
+    if (topic === this.lastWrite) return this.lastWriteVerdict;
+    const verdict = this.check(topic, 'write');
+    if (topic.length <= MEMO_TOPIC_CHARS) {
+      this.lastWrite = topic;
+      this.lastWriteVerdict = verdict;
+    }
+    return verdict;
+  }
+
+  canSubscribe(filter: string): boolean {
+    if (!filter.startsWith('$')) return true;
+    const wanted = splitFilter(filter);
+    return this.dollarReadRules.some((rule) => filterCovers(rule, wanted));
+  }
+
+  private check(topic: string, want: Want): boolean {
     // --- security.c acl__check_dollar(): before any aclfile rule. ---
     if (topic.startsWith('$SYS')) {
       // Clients never write $SYS, except the bridge status topic, which then still needs an aclfile
@@ -85,14 +168,14 @@ export function compileClientAcl(
 
     // --- security_default.c mosquitto_acl_check_default(). ---
     // SUBSCRIBE is always granted there; see canSubscribe for what Hush does instead.
-    if (!hasTopicList && !filePatterns) return false;
+    if (!this.hasTopicList && !this.filePatterns) return false;
 
     const levels = splitTopic(topic);
     // An invalid topic makes mosquitto_topic_matches_sub fail for every rule: no match, so DENIED.
     if (levels === undefined) return false;
 
     // The client's own topic list, deny rules first.
-    for (const rule of topicRules) {
+    for (const rule of this.topicRules) {
       // "If subscription starts with $, acl_root->topic must also start with $."
       if (levels.dollar && !rule.dollar) continue;
       if (levelsMatch(rule, levels)) {
@@ -103,10 +186,10 @@ export function compileClientAcl(
     }
 
     // Patterns exist: refuse clients whose id or username contains + or #.
-    if (filePatterns && dangerous) return false;
+    if (this.filePatterns && this.dangerous) return false;
 
     // Patterns, deny rules first. (2.0.11 has no `$` skip here; the matcher's `$` rule still applies.)
-    for (const rule of patterns) {
+    for (const rule of this.patterns) {
       if (levelsMatch(rule, levels)) {
         if (rule.access === 'deny') return false;
         if (grants(rule.access, want)) return true;
@@ -115,29 +198,4 @@ export function compileClientAcl(
 
     return false;
   }
-
-  function matches(filter: Levels, topic: string): boolean {
-    const levels = splitTopic(topic);
-    return levels !== undefined && levelsMatch(filter, levels);
-  }
-
-  // Hush: Mosquitto grants every SUBSCRIBE and filters deliveries. A `$` filter (e.g. `$SYS/#`) is granted
-  // only if one read-capable rule that this client's check could reach starts with `$` and covers the
-  // whole filter (every topic the filter can match, that rule matches: `$SYS/#` covers `$SYS/broker/+`,
-  // `$SYS/broker/+` does not cover `$SYS/#`). Deny rules are not consulted; canRead still runs per
-  // delivered message, so this only narrows what may be subscribed to.
-  const dollarReadRules: Levels[] = [
-    ...topicRules.filter((r) => r.dollar && grants(r.access, 'read')),
-    ...(filePatterns && dangerous ? [] : patterns.filter((r) => r.dollar && grants(r.access, 'read'))),
-  ];
-
-  return {
-    canRead: (topic) => check(topic, 'read'),
-    canWrite: (topic) => check(topic, 'write'),
-    canSubscribe(filter) {
-      if (!filter.startsWith('$')) return true;
-      const wanted = splitFilter(filter);
-      return dollarReadRules.some((rule) => filterCovers(rule, wanted));
-    },
-  };
 }
