@@ -10,6 +10,7 @@ import { registerInviteCommand } from './commands/invite.ts';
 import { registerSendCommand } from './commands/send.ts';
 import { registerListenCommand } from './commands/listen.ts';
 import { registerDeployCommand } from './commands/deploy.ts';
+import { registerBenchCommand } from './commands/bench.ts';
 import { UserError } from './shared/errors.ts';
 
 /** Builds the `hush` command line; each subcommand lives in its own file under commands/. */
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerSendCommand(program);
   registerListenCommand(program);
   registerDeployCommand(program);
+  registerBenchCommand(program);
   return program;
 }
 
