@@ -1,6 +1,7 @@
 /**
  * The Hush web server: serves the web app, the device registration API and MQTT over WebSocket at /mqtt
- * on one port, so a browser needs one origin only. The web app is served from `webRoot` (dist/web, built by
+ * on one port, so a browser needs one origin only. In front of an external broker (Mosquitto) there is no
+ * /mqtt: the app connects to that broker's URL, which the app's CSP then allows (and nothing else). The web app is served from `webRoot` (dist/web, built by
  * Vite) when it exists; without it `/` is a status page. Every response carries the security headers (responses.ts).
  */
 import http from 'node:http';
@@ -20,14 +21,15 @@ const STATUS_PAGE = `<!doctype html>
 `;
 
 export interface HttpServerOptions {
-  broker: RunningBroker;
+  /** The embedded broker, whose WebSocket endpoint is attached at /mqtt; absent in front of an external one. */
+  broker?: RunningBroker;
   host: string;
   port: number;
   tls?: { cert: Buffer; key: Buffer };
   /** Send Strict-Transport-Security (only with a real certificate: HSTS on localhost outlives the test CA). */
   hsts?: boolean;
   /** The registration API and /healthz; without it only the page and /mqtt are served. */
-  api?: Omit<RegistrationApiOptions, 'broker' | 'tls' | 'port'>;
+  api?: Omit<RegistrationApiOptions, 'tls' | 'port'>;
   /** The built web app (dist/web); the status page is served when it has no index.html. */
   webRoot?: string;
 }
@@ -42,7 +44,6 @@ export async function startHttpServer(
   const api = options.api
     ? createRegistrationApi({
         ...options.api,
-        broker,
         tls: tls !== undefined,
         port: () => (server.address() as net.AddressInfo).port,
       })
@@ -63,7 +64,7 @@ export async function startHttpServer(
         return;
       }
       if (webRoot !== undefined) {
-        if (!(await serveStatic(webRoot, req, res, pathname, tls !== undefined)))
+        if (!(await serveStatic(webRoot, req, res, pathname, tls !== undefined, options.api?.brokerUrl)))
           res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
         return;
       }
@@ -85,7 +86,7 @@ export async function startHttpServer(
   server.requestTimeout = 30_000;
   server.on('clientError', (_error, socket) => socket.destroy());
   server.on('tlsClientError', () => undefined);
-  broker.attachWebSocket(server as http.Server);
+  broker?.attachWebSocket(server as http.Server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

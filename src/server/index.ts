@@ -10,6 +10,19 @@ export {
   type RegistrationResponse,
   type RegistrationApiOptions,
 } from './registration-api.ts';
-export { DeviceRegistry, inboxTopic, newClientId } from './device-registry.ts';
+export {
+  DeviceRegistry,
+  inboxTopic,
+  newClientId,
+  type AccountBroker,
+  type NewAccount,
+} from './device-registry.ts';
+export { embeddedAccounts } from './embedded-accounts.ts';
+export {
+  mosquittoAccounts,
+  MosquittoReloadError,
+  type MosquittoAccountsOptions,
+} from './mosquitto-accounts.ts';
+export { appCsp } from './static-files.ts';
 export { ensureLocalTls, type LocalTls, type CertificateNames } from './local-tls.ts';
 export { isLoopbackHost } from './loopback.ts';

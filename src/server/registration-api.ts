@@ -3,7 +3,7 @@
  *
  *   POST   /api/v1/devices            {secret, name?, token?} → 201 {clientId, inbox, brokerUrl, mqttUrl?}
  *   DELETE /api/v1/devices/:clientId  Authorization: Basic base64(clientId:secret) → 204
- *   GET    /healthz                   → 200 {status: "ok", devices, connections}
+ *   GET    /healthz                   → 200 {status: "ok", devices, connections?}
  *
  * The client generates its 256-bit secret and sends it once over TLS (or loopback); the server chooses the
  * client id and never re-registers one, so nobody can pick a victim's id. Every failure is `{error}` JSON.
@@ -12,17 +12,21 @@
  * clientId; 401 revocation with wrong or missing credentials *and* for an unknown client id (one answer,
  * so the API does not confirm which ids exist); 403 missing or wrong registration token; 405 wrong method;
  * 413 body over 4 KiB; 415 not application/json; 429 over the per-address registration rate (Retry-After);
- * 503 shutting down. Registration attempts count against the rate limit whether or not they succeed.
+ * 503 shutting down, or the broker did not take the change (an external Mosquitto that is down). Registration attempts count against the rate limit whether or not they succeed.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { RunningBroker } from '../broker/index.ts';
 import { KeyedTokenBuckets } from '../broker/limits/token-bucket.ts';
 import { b64uBytes, isClientId } from '../core/identity.ts';
-import { DeviceRegistry, RegistryClosedError, inboxTopic } from './device-registry.ts';
+import {
+  BrokerUnavailableError,
+  DeviceRegistry,
+  RegistryClosedError,
+  inboxTopic,
+} from './device-registry.ts';
 import { BodyError, readJsonBody } from './json-body.ts';
 import { sendEmpty, sendError, sendJson } from './responses.ts';
 
@@ -51,8 +55,9 @@ export interface RegistrationResponse {
 
 export interface RegistrationApiOptions {
   registry: DeviceRegistry;
-  broker: RunningBroker;
   log: Logger;
+  /** An external broker's URL (Mosquitto's wss:// listener): every brokerUrl answered is this one. */
+  brokerUrl?: string;
   /** Closed deployment: registrations must carry this token. */
   registrationToken?: string;
   /** Sustained registrations per minute from one address (0 = no limit), and the burst on top. */
@@ -117,13 +122,14 @@ function basicCredentials(header: string | undefined): { user: string; password:
 export function createRegistrationApi(
   options: RegistrationApiOptions,
 ): (req: http.IncomingMessage, res: http.ServerResponse, pathname: string) => Promise<boolean> {
-  const { registry, broker, log } = options;
+  const { registry, log } = options;
   const limiter = new KeyedTokenBuckets(options.registrationsPerMinute / 60, options.registrationBurst);
   const retryAfter = String(
     options.registrationsPerMinute > 0 ? Math.ceil(60 / options.registrationsPerMinute) : 1,
   );
 
   const brokerUrlFor = (req: http.IncomingMessage): string => {
+    if (options.brokerUrl !== undefined) return options.brokerUrl;
     if (options.publicUrl) {
       const base = options.publicUrl;
       const scheme = base.protocol === 'https:' ? 'wss' : 'ws';
@@ -207,10 +213,11 @@ export function createRegistrationApi(
           sendError(res, 405, `${method} is not allowed here`, { allow: 'GET, HEAD' });
           return true;
         }
+        const connections = registry.connections;
         sendJson(res, 200, {
           status: 'ok',
           devices: registry.size,
-          connections: broker.aedes.connectedClients,
+          ...(connections !== undefined ? { connections } : {}),
         });
         return true;
       }
@@ -233,6 +240,14 @@ export function createRegistrationApi(
     } catch (error) {
       if (error instanceof RegistryClosedError) {
         if (!res.headersSent) sendError(res, 503, 'the server is shutting down', { 'retry-after': '5' });
+        return true;
+      }
+      if (error instanceof BrokerUnavailableError) {
+        log.error({ reason: error.reason, path: pathname }, 'the broker did not apply a registry change');
+        if (!res.headersSent)
+          sendError(res, 503, 'the broker is not available right now; try again later', {
+            'retry-after': '5',
+          });
         return true;
       }
       log.error({ reason: (error as Error).message, path: pathname }, 'API request failed');

@@ -1,7 +1,8 @@
 /**
  * Serves the built web app (dist/web) for `hush start`: GET/HEAD of files under the root only (no traversal, no
  * dotfiles, no directory listings), the right content types, 404 for anything else, and the app's strict CSP:
- * scripts and styles only from this origin, connections only to this origin's http(s) and ws(s).
+ * scripts and styles only from this origin, connections only to this origin's http(s) and ws(s) — or, in front
+ * of an external broker, to this origin and that broker's URL.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -26,9 +27,28 @@ const CONTENT_TYPES: Record<string, string> = {
 /** A Host header we are willing to echo into the CSP: host or [v6], optional port, nothing else. */
 const HOST_PATTERN = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 
-/** The web app's Content-Security-Policy for a request's Host (wss:// when served over TLS). */
-export function appCsp(host: string | undefined, tls: boolean): string {
-  const ws = host !== undefined && HOST_PATTERN.test(host) ? ` ${tls ? 'wss' : 'ws'}://${host}` : '';
+/**
+ * The CSP source for an external broker URL: the URL itself, so the app may open exactly that WebSocket
+ * (a path-less URL allows the whole origin, as CSP matches paths only when one is given).
+ */
+export function brokerSource(brokerUrl: string): string {
+  const url = new URL(brokerUrl);
+  return url.pathname === '/'
+    ? `${url.protocol}//${url.host}`
+    : `${url.protocol}//${url.host}${url.pathname}`;
+}
+
+/**
+ * The web app's Content-Security-Policy for a request's Host (wss:// when served over TLS); with `brokerUrl`
+ * (an external broker) the app connects to this origin and that URL instead of this host's WebSocket.
+ */
+export function appCsp(host: string | undefined, tls: boolean, brokerUrl?: string): string {
+  const ws =
+    brokerUrl !== undefined
+      ? ` ${brokerSource(brokerUrl)}`
+      : host !== undefined && HOST_PATTERN.test(host)
+        ? ` ${tls ? 'wss' : 'ws'}://${host}`
+        : '';
   return (
     "default-src 'none'; script-src 'self'; style-src 'self'; " +
     `connect-src 'self'${ws}; img-src 'self' data:; manifest-src 'self'; ` +
@@ -47,7 +67,7 @@ export async function hasWebApp(root: string): Promise<boolean> {
 
 /**
  * Answers GET/HEAD `pathname` from `root` if such a file exists; resolves false (nothing sent) otherwise.
- * `/` is index.html. Hashed assets under /assets/ are cached for a year, everything else must revalidate.
+ * `/` is index.html; `brokerUrl` is an external broker the app's CSP must allow. Hashed assets under /assets/ are cached for a year, everything else must revalidate.
  */
 export async function serveStatic(
   root: string,
@@ -55,6 +75,7 @@ export async function serveStatic(
   res: http.ServerResponse,
   pathname: string,
   tls: boolean,
+  brokerUrl?: string,
 ): Promise<boolean> {
   let decoded: string;
   try {
@@ -77,7 +98,7 @@ export async function serveStatic(
   } catch {
     return false;
   }
-  res.setHeader('content-security-policy', appCsp(req.headers.host, tls));
+  res.setHeader('content-security-policy', appCsp(req.headers.host, tls, brokerUrl));
   res.writeHead(200, {
     'content-type': type,
     'content-length': String(size),

@@ -1,9 +1,9 @@
 // `hush deploy mosquitto` against the real /usr/sbin/mosquitto (tests run as root): the generated directory
-// starts a broker that drops to user `mosquitto`, devices added with `hush passwd` + SIGHUP connect over
-// wss:// trusting the generated CA, the attack suite finds nothing in account mode and exactly the documented
+// starts a broker that drops to user `mosquitto` and writes its pid file, devices added with `hush passwd` +
+// SIGHUP connect over wss:// trusting the generated CA, the attack suite finds nothing in account mode and exactly the documented
 // takeover in anonymous mode, and re-running never touches the password file or private keys.
 import { X509Certificate, createPublicKey } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,14 +60,15 @@ describe('hush deploy mosquitto, account mode, on the real broker', () => {
     wsPort = await freePort();
     const result = await deploy(['--out', dir, '--mqtt-port', String(mqttPort), '--ws-port', String(wsPort)]);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain(`hush passwd -b ${dir}/passwd`);
+    expect(result.stdout).toContain(`hush passwd -b ${dir}/accounts/passwd`);
+    expect(result.stdout).toContain(`--mosquitto-dir ${dir} --broker-url wss://localhost:${wsPort}/mqtt`);
     ca = await readFile(path.join(dir, 'tls/ca.crt'));
     broker = await startFromDir(path.join(dir, 'mosquitto.conf'), [mqttPort, wsPort]);
     for (const device of [ALICE, BOB]) {
       const added = await runHush([
         'passwd',
         '-b',
-        path.join(dir, 'passwd'),
+        path.join(dir, 'accounts/passwd'),
         device.username,
         device.password,
       ]);
@@ -85,7 +86,10 @@ describe('hush deploy mosquitto, account mode, on the real broker', () => {
     const m = await mosquittoIds();
     const rootGroup = { uid: 0, gid: m.gid };
     expect(await modeOf(dir)).toEqual({ mode: 0o750, ...rootGroup });
-    expect(await modeOf(path.join(dir, 'passwd'))).toEqual({ mode: 0o640, ...rootGroup }); // kept by hush passwd
+    // The password file sits alone in accounts/, owned by mosquitto: the registration server runs as that user.
+    const mosquittoOwned = { uid: m.uid, gid: m.gid };
+    expect(await modeOf(path.join(dir, 'accounts'))).toEqual({ mode: 0o750, ...mosquittoOwned });
+    expect(await modeOf(path.join(dir, 'accounts/passwd'))).toEqual({ mode: 0o640, ...mosquittoOwned }); // kept by hush passwd
     expect(await modeOf(path.join(dir, 'aclfile'))).toEqual({ mode: 0o640, ...rootGroup });
     expect(await modeOf(path.join(dir, 'mosquitto.conf'))).toEqual({ mode: 0o640, ...rootGroup });
     expect(await modeOf(path.join(dir, 'tls'))).toEqual({ mode: 0o750, ...rootGroup });
@@ -103,6 +107,8 @@ describe('hush deploy mosquitto, account mode, on the real broker', () => {
         'persistent_client_expiration 30d',
         'persistence true',
         `persistence_location ${dir}/data/`,
+        `pid_file ${dir}/data/mosquitto.pid`,
+        `password_file ${dir}/accounts/passwd`,
         `listener ${mqttPort} 127.0.0.1`,
         `listener ${wsPort}`,
         'protocol websockets',
@@ -158,6 +164,12 @@ describe('hush deploy mosquitto, account mode, on the real broker', () => {
     expect(lintExitCode(findings), JSON.stringify(findings, null, 1)).toBe(0);
     const cli = await runHush(['audit', '--mosquitto-conf', conf]);
     expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+  });
+
+  it('writes its pid file as user mosquitto: the pid of the running broker, for reloads', async () => {
+    const pidFile = path.join(dir, 'data/mosquitto.pid');
+    expect(Number((await readFile(pidFile, 'utf8')).trim())).toBe(broker!.pid);
+    expect((await modeOf(pidFile)).uid).toBe((await mosquittoIds()).uid);
   });
 
   it('persists its database into data/ as user mosquitto', async () => {
@@ -242,9 +254,17 @@ describe('re-running hush deploy mosquitto on an existing directory', () => {
     const dir = path.join(temp, 'deploy');
     const first = await deploy(['--out', dir]);
     expect(first.code, first.stderr).toBe(0);
-    const added = await runHush(['passwd', '-b', path.join(dir, 'passwd'), ALICE.username, ALICE.password]);
+    const added = await runHush([
+      'passwd',
+      '-b',
+      path.join(dir, 'accounts/passwd'),
+      ALICE.username,
+      ALICE.password,
+    ]);
     expect(added.code, added.stderr).toBe(0);
-    const kept = ['passwd', 'tls/ca.key', 'tls/server.key', 'tls/ca.crt'].map((f) => path.join(dir, f));
+    const kept = ['accounts/passwd', 'tls/ca.key', 'tls/server.key', 'tls/ca.crt'].map((f) =>
+      path.join(dir, f),
+    );
     const snapshot = async () => Promise.all(kept.map((f) => readFile(f)));
     const before = await snapshot();
     const certBefore = await readFile(path.join(dir, 'tls/server.crt'));
@@ -252,7 +272,7 @@ describe('re-running hush deploy mosquitto on an existing directory', () => {
     const refused = await deploy(['--out', dir]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('refusing to overwrite');
-    for (const f of ['mosquitto.conf', 'passwd', 'tls/server.key', 'tls/ca.key'])
+    for (const f of ['mosquitto.conf', 'accounts/passwd', 'tls/server.key', 'tls/ca.key'])
       expect(refused.stderr).toContain(path.join(dir, f));
     expect(await snapshot()).toEqual(before);
 
@@ -276,6 +296,25 @@ describe('re-running hush deploy mosquitto on an existing directory', () => {
     const anonymous = await deploy(['--out', dir, '--force', '--anonymous']);
     expect(anonymous.code, anonymous.stderr).toBe(0);
     expect(await snapshot()).toEqual(before);
+  });
+
+  it('keeps a password file of the older layout (DIR/passwd) where it is, and says how to move it', async () => {
+    const dir = path.join(temp, 'legacy');
+    const first = await deploy(['--out', dir]);
+    expect(first.code, first.stderr).toBe(0);
+    // The layout before the registration server: the password file next to mosquitto.conf.
+    await rename(path.join(dir, 'accounts/passwd'), path.join(dir, 'passwd'));
+    await rm(path.join(dir, 'accounts'), { recursive: true });
+    const before = await readFile(path.join(dir, 'passwd'));
+    const forced = await deploy(['--out', dir, '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout).toContain(`kept   ${path.join(dir, 'passwd')}`);
+    expect(forced.stdout).toContain(`mv ${path.join(dir, 'passwd')} ${path.join(dir, 'accounts/passwd')}`);
+    expect(await readFile(path.join(dir, 'mosquitto.conf'), 'utf8')).toContain(
+      `password_file ${path.join(dir, 'passwd')}\n`,
+    );
+    expect(await readFile(path.join(dir, 'passwd'))).toEqual(before);
+    await expect(stat(path.join(dir, 'accounts'))).rejects.toThrow();
   });
 
   it('references the operator’s own certificate and key by path instead of generating them', async () => {

@@ -14,6 +14,7 @@ import {
   passwordProblem,
   savePasswordFile,
   usernameProblem,
+  withPasswordFileLock,
   type PasswordTable,
 } from '../../broker/passwd/index.ts';
 import { UserError } from '../shared/errors.ts';
@@ -73,8 +74,16 @@ export interface PasswdRequest extends PasswdFlags {
   password: string | undefined;
 }
 
-/** Carries out one `hush passwd` invocation; throws UserError (exit status 1) on anything the user can fix. */
+/** Carries out one `hush passwd` invocation under the file's lock (shared with `hush start`); throws UserError. */
 export async function runPasswd(request: PasswdRequest): Promise<void> {
+  try {
+    await withPasswordFileLock(request.file, () => runPasswdLocked(request));
+  } catch (error) {
+    throw asUserError(error);
+  }
+}
+
+async function runPasswdLocked(request: PasswdRequest): Promise<void> {
   const { file, username, password } = request;
   // Same conflicts, in the same order, as mosquitto_passwd.
   if (request.c && request.D) throw new UserError('-c and -D cannot be used together');

@@ -7,7 +7,13 @@
  * --generate-tls for a local CA whose fingerprint is printed) unless --insecure-http opts out loudly.
  * Every check runs before anything binds. SIGINT/SIGTERM drain pending registrations and close cleanly;
  * the data directory keeps devices, sessions and queued messages across restarts.
+ *
+ * With --mosquitto-dir DIR --broker-url wss://HOST:PORT/mqtt (a deployment from `hush deploy mosquitto`) no
+ * broker is started: registrations go into that Mosquitto's password file, which is reloaded once per batch
+ * (src/server/mosquitto-accounts.ts), and the app connects to the broker URL. No root needed: see
+ * docs/DEPLOY.md for the user and group the server runs as.
  */
+import { constants } from 'node:fs';
 import { readFile, writeFile, mkdir, access } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -15,7 +21,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { startBroker, type BrokerOptions } from '../../broker/index.ts';
+import { loadPasswordFile } from '../../broker/passwd/index.ts';
+import { readMosquittoDeployment, type MosquittoDeployment } from '../../deploy/mosquitto-conf.ts';
 import { DeviceRegistry } from '../../server/device-registry.ts';
+import { embeddedAccounts } from '../../server/embedded-accounts.ts';
+import { mosquittoAccounts, mosquittoPid } from '../../server/mosquitto-accounts.ts';
 import { startHttpServer } from '../../server/http-server.ts';
 import { ensureLocalTls, type CertificateNames } from '../../server/local-tls.ts';
 import { isLoopbackHost, urlHost } from '../../server/loopback.ts';
@@ -45,6 +55,9 @@ interface StartFlags {
   registrationRate: number;
   registrationBurst: number;
   connectRate?: number;
+  brokerUrl?: string;
+  mosquittoDir?: string;
+  mosquittoReloadCommand?: string;
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -125,7 +138,84 @@ function checkFlags(flags: StartFlags): { publicUrl?: URL; warnings: string[] } 
       );
     }
   }
+  if ((flags.brokerUrl === undefined) !== (flags.mosquittoDir === undefined)) {
+    throw new UserError(
+      '--broker-url and --mosquitto-dir go together: the Mosquitto deployment (hush deploy mosquitto --out DIR) ' +
+        'and the wss:// URL browsers reach its WebSocket listener at',
+      2,
+    );
+  }
+  if (flags.mosquittoReloadCommand !== undefined && flags.mosquittoDir === undefined) {
+    throw new UserError('--mosquitto-reload-command needs --mosquitto-dir', 2);
+  }
+  if (flags.brokerUrl !== undefined) checkBrokerUrl(flags.brokerUrl);
   return { publicUrl, warnings };
+}
+
+/** An external broker URL clients can use: wss:// (ws:// only on loopback), no credentials or query. */
+function checkBrokerUrl(text: string): void {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UserError(`--broker-url: not a URL: ${text}`, 2);
+  }
+  if (url.protocol !== 'wss:' && !(url.protocol === 'ws:' && isLoopbackHost(url.hostname))) {
+    throw new UserError(
+      `--broker-url must be the wss:// URL of Mosquitto's WebSocket listener (e.g. wss://chat.example.org:8443/mqtt), got ${text}`,
+      2,
+    );
+  }
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    throw new UserError(`--broker-url must not carry credentials, a query or a fragment: ${text}`, 2);
+  }
+}
+
+/**
+ * Reads the Mosquitto deployment and checks, before anything binds, that this user can do its job there:
+ * read and replace the password file, and reload Mosquitto.
+ */
+async function openMosquittoDeployment(
+  dir: string,
+  reloadCommand: string[] | undefined,
+): Promise<{ deployment: MosquittoDeployment; warnings: string[] }> {
+  let deployment: MosquittoDeployment;
+  try {
+    deployment = await readMosquittoDeployment(dir);
+  } catch (error) {
+    throw new UserError((error as Error).message);
+  }
+  const warnings: string[] = [];
+  if (!deployment.usernameIsClientId)
+    warnings.push(
+      `warning: ${deployment.confFile} lacks use_username_as_clientid true under some listener: ` +
+        'client ids are not bound to accounts there (client-id takeover)\n',
+    );
+  try {
+    await loadPasswordFile(deployment.passwordFile);
+  } catch (error) {
+    throw new UserError(`${(error as Error).message} (hush start --mosquitto-dir must read it)`);
+  }
+  const passwdDir = path.dirname(deployment.passwordFile);
+  try {
+    await access(passwdDir, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new UserError(
+      `cannot replace files in ${passwdDir}: the password file is rewritten by creating a new file next to it. ` +
+        'Run hush as the user that owns that directory (see docs/DEPLOY.md, "The Hush server in front of Mosquitto")',
+    );
+  }
+  if (reloadCommand === undefined) {
+    try {
+      await mosquittoPid(deployment.pidFile);
+    } catch (error) {
+      const message = (error as Error).message;
+      // Not running yet is fine (each reload reads the pid file again); not being allowed to signal it is not.
+      if (/not allowed/.test(message)) throw new UserError(message);
+      warnings.push(`warning: ${message}; registrations fail until it runs\n`);
+    }
+  }
+  return { deployment, warnings };
 }
 
 /** Reads the registration token: the file's content without the final newline; refuses an empty one. */
@@ -169,7 +259,9 @@ function certificateNames(host: string, publicUrl: URL | undefined): Certificate
 export function registerStartCommand(program: Command): void {
   program
     .command('start')
-    .description('run Hush: embedded broker, web server and device registration API')
+    .description(
+      'run Hush: web app and device registration API, with the embedded broker or in front of Mosquitto',
+    )
     .option(
       '--host <address>',
       'address the web server listens on (plain HTTP only on loopback)',
@@ -188,6 +280,18 @@ export function registerStartCommand(program: Command): void {
     .option('--registration-rate <n>', 'registrations per minute per address (0 = no limit)', parseCount, 10)
     .option('--registration-burst <n>', 'registrations one address may make at once', parseCount, 20)
     .option('--connect-rate <n>', 'MQTT CONNECTs per second per address (0 = no limit)', parseCount)
+    .option(
+      '--broker-url <url>',
+      "with --mosquitto-dir: the wss:// URL of Mosquitto's WebSocket listener that devices connect to",
+    )
+    .option(
+      '--mosquitto-dir <dir>',
+      'run in front of a Mosquitto deployment (hush deploy mosquitto): no embedded broker',
+    )
+    .option(
+      '--mosquitto-reload-command <command>',
+      'reload Mosquitto with this command (e.g. "sudo -n systemctl reload mosquitto") instead of SIGHUP',
+    )
     .action(async (flags: StartFlags) => {
       const { publicUrl, warnings } = checkFlags(flags);
       if (flags.registrationBurst < 1) throw new UserError('--registration-burst must be at least 1', 2);
@@ -195,6 +299,21 @@ export function registerStartCommand(program: Command): void {
         flags.registrationTokenFile !== undefined
           ? await readRegistrationToken(flags.registrationTokenFile)
           : undefined;
+      if (flags.mosquittoDir !== undefined && flags.brokerUrl !== undefined) {
+        const reloadCommand = flags.mosquittoReloadCommand?.trim().split(/\s+/);
+        if (reloadCommand !== undefined && reloadCommand[0] === '')
+          throw new UserError('--mosquitto-reload-command is empty', 2);
+        const opened = await openMosquittoDeployment(flags.mosquittoDir, reloadCommand);
+        for (const warning of [...warnings, ...opened.warnings]) process.stderr.write(warning);
+        await startInFrontOfMosquitto(flags, {
+          publicUrl,
+          registrationToken,
+          deployment: opened.deployment,
+          brokerUrl: flags.brokerUrl,
+          reloadCommand,
+        });
+        return;
+      }
       for (const warning of warnings) process.stderr.write(warning);
 
       const log = createCliLogger();
@@ -206,31 +325,7 @@ export function registerStartCommand(program: Command): void {
       if (!(await exists(aclFile))) await writeFile(aclFile, HUSH_ACL, { mode: 0o600 });
       if (!(await exists(passwordFile))) await writeFile(passwordFile, '', { mode: 0o600 });
 
-      let tlsFiles: { cert: string; key: string } | undefined;
-      if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) {
-        tlsFiles = { cert: flags.tlsCert, key: flags.tlsKey };
-      } else if (flags.generateTls) {
-        let local;
-        try {
-          local = await ensureLocalTls(path.join(dataDir, 'tls'), certificateNames(flags.host, publicUrl));
-        } catch (error) {
-          throw new UserError((error as Error).message);
-        }
-        tlsFiles = { cert: local.certFile, key: local.keyFile };
-        process.stdout.write(
-          `hush tls: ${local.createdCa ? 'created a local CA' : 'using the local CA'}; ` +
-            'install it in browsers, or compare its SHA-256 fingerprint before trusting it\n' +
-            `hush tls ca=${local.caFile} sha256=${local.caFingerprint}\n`,
-        );
-      }
-      let tls: { cert: Buffer; key: Buffer } | undefined;
-      if (tlsFiles) {
-        try {
-          tls = { cert: await readFile(tlsFiles.cert), key: await readFile(tlsFiles.key) };
-        } catch (error) {
-          throw new UserError(`cannot read the TLS certificate or key: ${(error as Error).message}`);
-        }
-      }
+      const { files: tlsFiles, tls } = await webTls(flags, publicUrl);
       // Plain MQTT on loopback is for local bots and tools; off loopback the listener speaks TLS.
       const mqttOnLoopback = isLoopbackHost(flags.mqttHost);
       const limits: BrokerOptions['limits'] =
@@ -259,7 +354,7 @@ export function registerStartCommand(program: Command): void {
       let web;
       const localUrl = `${tls ? 'https' : 'http'}://${urlHost(reachableHost(flags.host))}`;
       try {
-        registry = await DeviceRegistry.open(passwordFile, broker, log);
+        registry = await DeviceRegistry.open(passwordFile, embeddedAccounts(broker), log);
         web = await startHttpServer({
           broker,
           host: flags.host,
@@ -303,4 +398,103 @@ export function registerStartCommand(program: Command): void {
         },
       );
     });
+}
+
+/** The web TLS material: --tls-cert/--tls-key, or a generated local CA in <data-dir>/tls; none without either. */
+async function webTls(
+  flags: StartFlags,
+  publicUrl: URL | undefined,
+): Promise<{
+  files?: { cert: string; key: string };
+  tls?: { cert: Buffer; key: Buffer };
+}> {
+  let files: { cert: string; key: string } | undefined;
+  if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) {
+    files = { cert: flags.tlsCert, key: flags.tlsKey };
+  } else if (flags.generateTls) {
+    const dataDir = path.resolve(flags.dataDir);
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    let local;
+    try {
+      local = await ensureLocalTls(path.join(dataDir, 'tls'), certificateNames(flags.host, publicUrl));
+    } catch (error) {
+      throw new UserError((error as Error).message);
+    }
+    files = { cert: local.certFile, key: local.keyFile };
+    process.stdout.write(
+      `hush tls: ${local.createdCa ? 'created a local CA' : 'using the local CA'}; ` +
+        'install it in browsers, or compare its SHA-256 fingerprint before trusting it\n' +
+        `hush tls ca=${local.caFile} sha256=${local.caFingerprint}\n`,
+    );
+  }
+  if (!files) return {};
+  try {
+    return { files, tls: { cert: await readFile(files.cert), key: await readFile(files.key) } };
+  } catch (error) {
+    throw new UserError(`cannot read the TLS certificate or key: ${(error as Error).message}`);
+  }
+}
+
+/** `hush start --mosquitto-dir DIR --broker-url URL`: the web app and registration API, no broker. */
+async function startInFrontOfMosquitto(
+  flags: StartFlags,
+  context: {
+    publicUrl: URL | undefined;
+    registrationToken: string | undefined;
+    deployment: MosquittoDeployment;
+    brokerUrl: string;
+    reloadCommand: string[] | undefined;
+  },
+): Promise<void> {
+  const { deployment, publicUrl, registrationToken } = context;
+  const log = createCliLogger();
+  const { tls } = await webTls(flags, publicUrl);
+  const accounts = mosquittoAccounts({
+    pidFile: deployment.pidFile,
+    localUrl: deployment.localUrl,
+    reloadCommand: context.reloadCommand,
+    log: log.child({ component: 'mosquitto' }),
+  });
+  const registry = await DeviceRegistry.open(deployment.passwordFile, accounts, log);
+  let web;
+  try {
+    web = await startHttpServer({
+      host: flags.host,
+      port: flags.port,
+      tls,
+      hsts: flags.tlsCert !== undefined,
+      webRoot: WEB_ROOT,
+      api: {
+        registry,
+        log: log.child({ component: 'api' }),
+        brokerUrl: context.brokerUrl,
+        registrationToken,
+        registrationsPerMinute: flags.registrationRate,
+        registrationBurst: flags.registrationBurst,
+        publicUrl,
+        fallbackHost: urlHost(reachableHost(flags.host)),
+        // Mosquitto's plain listener is on loopback, like the server: local tools and bots may use it.
+        mqttUrl: deployment.localUrl,
+      },
+    });
+  } catch (error) {
+    await registry.close();
+    throw new UserError(`cannot listen on ${flags.host}:${flags.port}: ${(error as Error).message}`);
+  }
+  const url = `${tls ? 'https' : 'http'}://${urlHost(reachableHost(flags.host))}:${web.port}/`;
+  process.stdout.write(
+    `hush ready ${url} broker=${context.brokerUrl} mosquitto=${path.dirname(deployment.confFile)}\n` +
+      `Open ${publicUrl?.href ?? url} in a browser.` +
+      `${registrationToken ? ' Registration needs the token.' : ''} Ctrl-C stops the server.\n`,
+  );
+  await runUntilSignal(
+    log,
+    // The file is re-read by every batch anyway; this refreshes the device count for /healthz.
+    () => registry.exclusive(async () => undefined),
+    async () => {
+      await registry.close();
+      await web.close();
+      process.stdout.write('hush stopped\n');
+    },
+  );
 }
