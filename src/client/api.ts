@@ -23,10 +23,42 @@ export type Protection = 'verified' | 'legacy-unauthenticated';
 export interface ChatSummary {
   chatId: string;
   name?: string;
-  members: Array<{ clientId: string; displayName?: string }>;
+  /** Members of the current epoch, this device included; `isAdmin` for the chat's admins. */
+  members: Array<{ clientId: string; displayName?: string; isAdmin?: boolean }>;
   epoch: number;
+  /** Received texts not yet marked read (notices never count). */
   unread: number;
+  /** The last text, own or received (notices never become it). */
   lastMessage?: { from: string; text: string; ts: number };
+  /** This device's role in the chat. */
+  me: { admin: boolean };
+}
+
+/**
+ * How far this device trusts the sender of a received message, as the sender's contact stood when it arrived:
+ * 'verified' (safety number compared), 'unverified' (trust on first use) or 'key-changed' (the sender's client id
+ * was seen with other keys and the user has not accepted them: the message is shown, but must be marked).
+ */
+export type SenderTrust = 'verified' | 'unverified' | 'key-changed';
+
+/** What this device knows about another device it shares a chat with (trust on first use + manual verification). */
+export interface ContactInfo {
+  clientId: string;
+  displayName?: string;
+  /** PROTOCOL.md §1 fingerprint text (of the newest keys seen for this client id). */
+  fingerprint: string;
+  /** The user compared the safety number and marked it verified (cleared automatically by a key change). */
+  verified: boolean;
+  /**
+   * Set when a device with this client id appeared with different keys than first seen; cleared by
+   * markVerified(true) or acknowledgeKeyChange.
+   */
+  keyChanged: boolean;
+  firstSeen: number;
+  /** When keyChanged: the fingerprint of the keys accepted before the change. */
+  previousFingerprint?: string;
+  /** When the last key change was seen (ms since 1970). */
+  keyChangedAt?: number;
 }
 
 export interface ReceivedText {
@@ -36,6 +68,8 @@ export interface ReceivedText {
   text: string;
   ts: number;
   protection: Protection;
+  /** The sender's contact state when the message arrived (see SenderTrust). */
+  senderTrust: SenderTrust;
 }
 
 export interface StoredMessage {
@@ -44,8 +78,20 @@ export interface StoredMessage {
   from: string;
   text: string;
   ts: number;
-  /** For own messages: sending → sent (broker acknowledged) → delivered → read. */
+  /** For own messages: sending → sent (broker acknowledged) → delivered → read. Notices are 'received'. */
   state: 'sending' | 'sent' | 'delivered' | 'read' | 'received';
+  /** For received texts; own messages and notices: undefined. */
+  protection?: Protection;
+  /** For received texts: the sender's contact state when it arrived (see SenderTrust). */
+  senderTrust?: SenderTrust;
+  /** Default 'text'. */
+  kind?: 'text' | 'notice';
+  /**
+   * kind 'notice': a refused/tampered/undecryptable message, a key change or a member change shown in the
+   * conversation (never silently hidden). `text` is a human sentence, `from` the client id concerned if known,
+   * else ''. Notices do not count as unread and do not become lastMessage.
+   */
+  notice?: { code: NoticeCode; detail: string };
 }
 
 export type WarningCode =
@@ -64,7 +110,12 @@ export type WarningCode =
   /** Someone's join request was refused (unknown, used or expired invite, wrong proof). */
   | 'bad-invite'
   /** The inviter refused this device's join request. */
-  | 'join-refused';
+  | 'join-refused'
+  /** A contact's client id appeared with other keys than the ones this device accepted (see ContactInfo). */
+  | 'key-changed';
+
+/** Codes of notices in a chat's history: every warning code, and membership changes. */
+export type NoticeCode = WarningCode | 'member-added' | 'member-removed' | 'member-left';
 
 export interface HushWarning {
   code: WarningCode;
@@ -84,4 +135,8 @@ export interface HushEvents {
   connection: [{ state: ConnectionState; detail?: string }];
   /** An own message changed state (sending → sent → delivered → read). */
   'message-state': [{ chatId: string; id: string; state: StoredMessage['state'] }];
+  /** A contact appeared, was (un)verified, or its keys changed (see ContactInfo). */
+  contact: [{ clientId: string; change: 'added' | 'verified' | 'unverified' | 'key-changed' }];
+  /** A notice was added to a chat's history (see StoredMessage.notice). */
+  notice: [StoredMessage];
 }

@@ -17,6 +17,7 @@ export type HushClientErrorCode =
   | 'device-exists'
   | 'bad-record'
   | 'unknown-chat'
+  | 'unknown-contact'
   | 'not-allowed'
   | 'join-refused'
   | 'bad-name';

@@ -11,10 +11,20 @@
  *   recipient copy is removed on PUBACK. On every (re)connect the remaining copies are published again with the
  *   same wire bytes, so a message written offline is sent after a restart, and receivers drop any second copy.
  * - Nothing a peer sends can stop the client: every protocol failure becomes a 'warning' event (tampered, replay,
- *   old-epoch, unknown-key, …) and the message is acknowledged so it is not redelivered forever.
+ *   old-epoch, unknown-key, …) and the message is acknowledged so it is not redelivered forever. A refused message
+ *   that can be attributed to a chat (by its key id, or the chat an epoch announcement names) also leaves a notice
+ *   in that chat's history — except replays (duplicate, stale epoch), which the user has already seen.
+ * - Contacts (contacts.ts): every member's keys are pinned on first sight; the same client id with other keys is a
+ *   'key-changed' warning, a 'contact' event and a notice in every chat the contact is in. Messages from a contact
+ *   whose keys changed are still shown (never dropped) but carry senderTrust 'key-changed' until the user verifies
+ *   the new safety number (markVerified) or accepts the keys (acknowledgeKeyChange); as long as two chats list the
+ *   id with different keys, accepting one set flags the other again: a live conflict is never resolved silently.
+ * - Names: a member's display name travels in its join request and, from the admin, in every epoch announcement
+ *   (content field `names`), so joiners learn the names of everyone already in the chat. First name seen wins.
  *
  * Store layout (flat names): device.json, chat.<chatId>.json (state + names + history + outbox), invites.json
- * (issued invites), joins.json (join requests waiting for an answer), direct-seen.json (ids of handled sealed boxes).
+ * (issued invites), joins.json (join requests waiting for an answer), direct-seen.json (ids of handled sealed boxes),
+ * contacts.json (pinned keys and verification per client id).
  */
 
 import { toB64u, fromB64u } from '../core/bytes.ts';
@@ -47,9 +57,11 @@ import { HushProtocolError, type ProtocolErrorCode } from '../core/errors.ts';
 import {
   isClientId,
   publicIdentity,
+  safetyNumber as coreSafetyNumber,
   publicIdentityFromJson,
   publicIdentityToJson,
   type DeviceIdentity,
+  type PublicIdentity,
   type PublicIdentityJson,
 } from '../core/identity.ts';
 import {
@@ -61,13 +73,16 @@ import {
 import type {
   ChatSummary,
   ConnectionState,
+  ContactInfo,
   HushEvents,
   HushWarning,
+  NoticeCode,
   ProfileStore,
   StoredMessage,
   WarningCode,
 } from './api.ts';
 import { HushConnection, type ConnectionOptions } from './connection.ts';
+import { ContactBook, CONTACTS_RECORD } from './contacts.ts';
 import {
   checkInviteServer,
   inboxTopic,
@@ -83,6 +98,11 @@ import { readJson, writeJson } from './storage.ts';
 
 /** Messages kept per chat in the history. */
 export const HISTORY_CAP = 5000;
+/**
+ * Notices kept per chat (within HISTORY_CAP): beyond it the oldest notice goes first, so a flood of refused messages
+ * (anyone who saw a key id can make one) takes at most this many places of the history, never all of it.
+ */
+export const NOTICE_CAP = 200;
 /** How long close() waits for in-flight outbox copies to be acknowledged. */
 const CLOSE_DRAIN_MS = 2000;
 /** Ids of handled sealed boxes kept for dedupe. */
@@ -184,6 +204,9 @@ export class HushClient extends TypedEmitter<HushEvents> {
   readonly #device: Device;
   readonly #chats = new Map<string, LoadedChat>();
   readonly #book: InviteBook;
+  readonly #contacts: ContactBook;
+  /** Safety numbers already computed (5200 SHA-512 rounds per side), by the other side's keys. */
+  readonly #safetyNumbers = new Map<string, string>();
   #joins: JoinsRecord;
   #directSeen: string[];
   #connection: HushConnection | undefined;
@@ -204,6 +227,7 @@ export class HushClient extends TypedEmitter<HushEvents> {
     now: () => number,
     device: Device,
     book: InviteBook,
+    contacts: ContactBook,
     joins: JoinsRecord,
     directSeen: string[],
     tuning: OpenOptions['connection'],
@@ -214,6 +238,7 @@ export class HushClient extends TypedEmitter<HushEvents> {
     this.#now = now;
     this.#device = device;
     this.#book = book;
+    this.#contacts = contacts;
     this.#joins = joins;
     this.#directSeen = directSeen;
     this.#connectionTuning = tuning;
@@ -232,12 +257,14 @@ export class HushClient extends TypedEmitter<HushEvents> {
       done: {},
     };
     const seen = ((await readJson(store, 'direct-seen.json')) as string[] | undefined) ?? [];
+    const contacts = await ContactBook.load(store, provider, device.record.clientId);
     const client = new HushClient(
       store,
       provider,
       options.now ?? Date.now,
       device,
       book,
+      contacts,
       joins,
       seen,
       options.connection,
@@ -249,6 +276,13 @@ export class HushClient extends TypedEmitter<HushEvents> {
       const { state: stateJson, ...record } = json;
       const state = await deserializeChat(provider, stateJson);
       client.#chats.set(state.id, { state, record });
+    }
+    // Profiles from before contacts existed, or a crash between a chat write and the contacts write: every
+    // current member is (re)checked against the pinned keys.
+    for (const chat of client.#chats.values()) {
+      if (chat.record.left) continue;
+      const changed = await client.#observe(chat, chat.state.current.members);
+      if (changed.length > 0) await client.#save(chat);
     }
     return client;
   }
@@ -334,20 +368,98 @@ export class HushClient extends TypedEmitter<HushEvents> {
     for (const { state, record } of this.#chats.values()) {
       if (record.left) continue;
       let last: StoredMessage | undefined;
-      for (let i = record.history.length - 1; i >= 0 && !last; i--) last = record.history[i];
+      for (let i = record.history.length - 1; i >= 0 && !last; i--) {
+        const m = record.history[i]!;
+        if (m.kind !== 'notice') last = m;
+      }
+      const admins = state.current.admins;
       out.push({
         chatId: state.id,
         ...(state.name !== undefined ? { name: state.name } : {}),
         members: state.current.members.map((m) => ({
           clientId: m.id,
           ...(record.names[m.id] !== undefined ? { displayName: record.names[m.id] } : {}),
+          isAdmin: admins.includes(m.id),
         })),
         epoch: state.current.number,
         unread: record.unread,
         ...(last ? { lastMessage: { from: last.from, text: last.text, ts: last.ts } } : {}),
+        me: { admin: admins.includes(this.clientId) },
       });
     }
     return out;
+  }
+
+  /** Every other device this device shares (or shared) a chat with, oldest contact first. */
+  contacts(): ContactInfo[] {
+    return this.#contacts.list();
+  }
+
+  /** One contact, if this device has seen that client id in a chat. */
+  contact(clientId: string): ContactInfo | undefined {
+    return this.#contacts.get(clientId);
+  }
+
+  /**
+   * The 60-digit safety number (PROTOCOL.md §1, no spaces) of this device and a contact, from the newest keys seen
+   * for it: both sides compute the same digits iff each holds the other's real keys. Rejects 'unknown-contact'.
+   */
+  async safetyNumber(clientId: string): Promise<string> {
+    const theirs = this.#contacts.newestKeys(clientId);
+    if (!theirs)
+      throw new HushClientError('unknown-contact', `contacts: no contact ${JSON.stringify(clientId)}`);
+    const key = `${theirs.id}:${toB64u(theirs.sign)}:${toB64u(theirs.agree)}`;
+    let digits = this.#safetyNumbers.get(key);
+    if (digits === undefined) {
+      digits = await coreSafetyNumber(this.#provider, publicIdentity(this.#device.identity), theirs);
+      this.#safetyNumbers.set(key, digits);
+    }
+    return digits;
+  }
+
+  /** The text to show as a QR code for scanning the safety number: "hush-sn:1:<60 digits>:<mine>:<theirs>". */
+  async safetyNumberQr(clientId: string): Promise<string> {
+    return `hush-sn:1:${await this.safetyNumber(clientId)}:${this.clientId}:${clientId}`;
+  }
+
+  /**
+   * Marks a contact verified (the user compared the safety number) or not. Verifying a contact whose keys changed
+   * accepts the new keys (the safety number is always of the newest). Pass the `safetyNumber` the user compared:
+   * if the keys changed since it was shown, this rejects 'not-allowed' instead of verifying keys nobody compared.
+   * Persisted; a 'contact' event follows.
+   */
+  markVerified(
+    clientId: string,
+    verified: boolean,
+    { safetyNumber }: { safetyNumber?: string } = {},
+  ): Promise<void> {
+    return this.#serial(async () => {
+      if (!this.#contacts.get(clientId))
+        throw new HushClientError('unknown-contact', `contacts: no contact ${JSON.stringify(clientId)}`);
+      if (verified && safetyNumber !== undefined && safetyNumber !== (await this.safetyNumber(clientId)))
+        throw new HushClientError(
+          'not-allowed',
+          'contacts: the keys changed since this safety number was shown; compare the new one',
+        );
+      this.#contacts.setVerified(clientId, verified);
+      await this.#contacts.save();
+      this.emit('contact', { clientId, change: verified ? 'verified' : 'unverified' });
+      if (verified) await this.#recheck(clientId);
+    });
+  }
+
+  /**
+   * Accepts a contact's new keys without verifying them (keyChanged and verified become false). If another chat
+   * still lists the client id with the keys given up, that is flagged again at once (a live conflict).
+   */
+  acknowledgeKeyChange(clientId: string): Promise<void> {
+    return this.#serial(async () => {
+      if (!this.#contacts.acknowledge(clientId))
+        throw new HushClientError('unknown-contact', `contacts: no contact ${JSON.stringify(clientId)}`);
+      await this.#contacts.save();
+      this.emit('contact', { clientId, change: 'unverified' });
+      await this.#recheck(clientId);
+    });
   }
 
   /** The last `limit` messages of a chat (all by default), oldest first. */
@@ -532,6 +644,10 @@ export class HushClient extends TypedEmitter<HushEvents> {
       state: serializeChat(state),
     };
     await writeJson(target, chatName(chatId), record);
+    // The new identity keeps what the user verified: contacts are about the other devices, not this id.
+    const contacts = await this.#store.read(CONTACTS_RECORD);
+    if (contacts !== undefined && (await target.read(CONTACTS_RECORD)) === undefined)
+      await target.write(CONTACTS_RECORD, contacts);
   }
 
   /** Sends a text to every other member (one publish per member inbox). Stored first; sent when online. */
@@ -558,7 +674,9 @@ export class HushClient extends TypedEmitter<HushEvents> {
   markRead(chatId: string, ids: string[]): Promise<void> {
     return this.#serial(async () => {
       const chat = this.#chat(chatId);
-      const known = new Set(chat.record.history.filter((m) => m.state === 'received').map((m) => m.id));
+      const known = new Set(
+        chat.record.history.filter((m) => m.state === 'received' && m.kind !== 'notice').map((m) => m.id),
+      );
       const wanted = [...new Set(ids)].filter((id) => known.has(id));
       for (let i = 0; i < wanted.length; i += RECEIPT_IDS_MAX) {
         await this.#sealToOutbox(
@@ -662,6 +780,152 @@ export class HushClient extends TypedEmitter<HushEvents> {
     await writeJson(this.#store, chatName(chat.state.id), record);
   }
 
+  /** A member's name for notices: its display name, else the start of its client id. */
+  #nameOf(chat: LoadedChat, clientId: string): string {
+    return chat.record.names[clientId] ?? this.#contacts.get(clientId)?.displayName ?? clientId.slice(0, 8);
+  }
+
+  /**
+   * Adds a notice to a chat's history (caller saves): at most NOTICE_CAP per chat, the oldest notice dropped first.
+   * Returns the 'notice' event to emit once the write is done.
+   */
+  #addNotice(chat: LoadedChat, code: NoticeCode, text: string, detail: string, from = ''): () => void {
+    const notice: StoredMessage = {
+      chatId: chat.state.id,
+      id: toB64u(crypto.getRandomValues(new Uint8Array(16))),
+      from,
+      text,
+      ts: this.#now(),
+      state: 'received',
+      kind: 'notice',
+      notice: { code, detail },
+    };
+    const history = [...chat.record.history, notice];
+    if (history.filter((m) => m.kind === 'notice').length > NOTICE_CAP)
+      history.splice(
+        history.findIndex((m) => m.kind === 'notice'),
+        1,
+      );
+    chat.record.history = capHistory(history);
+    return () => this.emit('notice', { ...notice, notice: { code, detail } });
+  }
+
+  /** A notice for a refused message that belongs to `chat`; replays get none (the user saw the original). */
+  #refusalNotice(chat: LoadedChat, error: unknown, what: string): (() => void) | undefined {
+    const code: WarningCode =
+      error instanceof HushProtocolError ? warningCodeOf(error.code) : ('tampered' as const);
+    if (code === 'replay') return undefined;
+    const detail = error instanceof Error ? error.message : String(error);
+    const text: Record<string, string> = {
+      tampered: `A ${what} could not be opened: it was damaged or tampered with.`,
+      'unknown-version': `A ${what} uses a protocol version this app does not know; it was not shown.`,
+      'not-a-member': `A ${what} came from someone who is not a member of the chat; it was refused.`,
+      'old-epoch': `A ${what} sealed with an old key of this chat arrived too late; it was refused.`,
+      'unverified-sender': `A ${what} whose sender could not be verified was refused.`,
+    };
+    return this.#addNotice(chat, code, text[code] ?? `A ${what} was refused (${code}).`, detail);
+  }
+
+  /**
+   * Records members' identities in the contact book (with the names this chat knows). A key change adds a notice to
+   * `chat` and to every other chat the contact is in (those are saved here; `chat` is saved by the caller, after
+   * this). Returns the events to emit once the caller's write is done.
+   */
+  async #observe(chat: LoadedChat, members: readonly PublicIdentity[]): Promise<Array<() => void>> {
+    const after: Array<() => void> = [];
+    const touched = new Set<LoadedChat>();
+    for (const member of members) {
+      if (member.id === this.clientId) continue;
+      const change = await this.#contacts.observe(member, this.#now(), chat.record.names[member.id]);
+      if (change === 'added')
+        after.push(() => this.emit('contact', { clientId: member.id, change: 'added' }));
+      if (change !== 'key-changed') continue;
+      const contact = this.#contacts.get(member.id)!;
+      const who = this.#nameOf(chat, member.id);
+      const detail = `${member.id} appeared in chat ${chat.state.id} with keys ${contact.fingerprint}, not the accepted ${contact.previousFingerprint ?? '?'}`;
+      const text = `The keys of ${who} changed. Their messages are marked until you compare the safety number again.`;
+      for (const other of [chat, ...this.#chats.values()]) {
+        if (touched.has(other) || other.record.left) continue;
+        if (other !== chat && !other.state.current.members.some((m) => m.id === member.id)) continue;
+        touched.add(other);
+        after.push(this.#addNotice(other, 'key-changed', text, detail, member.id));
+      }
+      after.push(() => {
+        this.emit('contact', { clientId: member.id, change: 'key-changed' });
+        this.emit('warning', { code: 'key-changed', chatId: chat.state.id, from: member.id, detail });
+      });
+    }
+    await this.#contacts.saveIfChanged();
+    for (const other of touched) if (other !== chat) await this.#save(other);
+    return after;
+  }
+
+  /** After the user accepted a contact's keys: a chat that still lists it with other keys flags it again. */
+  async #recheck(clientId: string): Promise<void> {
+    for (const chat of [...this.#chats.values()]) {
+      if (chat.record.left) continue;
+      const member = chat.state.current.members.find((m) => m.id === clientId);
+      if (!member) continue;
+      const after = await this.#observe(chat, [member]);
+      if (after.length === 0) continue;
+      await this.#save(chat);
+      for (const f of after) f();
+    }
+  }
+
+  /** Notices for who joined, was removed or left between two member lists (caller saves). */
+  #memberNotices(chat: LoadedChat, before: readonly PublicIdentity[], departed: readonly string[]) {
+    const after: Array<() => void> = [];
+    const epoch = chat.state.current.number;
+    const current = chat.state.current.members;
+    for (const m of current) {
+      if (m.id === this.clientId || before.some((b) => b.id === m.id)) continue;
+      const who = this.#nameOf(chat, m.id);
+      after.push(
+        this.#addNotice(
+          chat,
+          'member-added',
+          `${who} joined the chat.`,
+          `${m.id} added in epoch ${epoch}`,
+          m.id,
+        ),
+      );
+    }
+    for (const b of before) {
+      if (b.id === this.clientId || current.some((m) => m.id === b.id)) continue;
+      const who = this.#nameOf(chat, b.id);
+      after.push(
+        departed.includes(b.id)
+          ? this.#addNotice(
+              chat,
+              'member-left',
+              `${who} left the chat.`,
+              `${b.id} left (epoch ${epoch})`,
+              b.id,
+            )
+          : this.#addNotice(
+              chat,
+              'member-removed',
+              `${who} was removed from the chat.`,
+              `${b.id} removed in epoch ${epoch}`,
+              b.id,
+            ),
+      );
+    }
+    return after;
+  }
+
+  /** Names learned from an epoch announcement: first name seen wins, and nobody names this device. */
+  #learnNames(chat: LoadedChat, names: Record<string, string> | undefined): void {
+    if (!names) return;
+    for (const [id, name] of Object.entries(names)) {
+      if (id === this.clientId || chat.record.names[id] !== undefined) continue;
+      if (!chat.state.current.members.some((m) => m.id === id)) continue;
+      chat.record.names[id] = name;
+      this.#contacts.name(id, name);
+    }
+  }
+
   async #saveJoins(): Promise<void> {
     await writeJson(this.#store, 'joins.json', this.#joins);
   }
@@ -699,15 +963,18 @@ export class HushClient extends TypedEmitter<HushEvents> {
   }
 
   async #epochChange(chat: LoadedChat, change: { remove?: string[] }): Promise<void> {
+    const before = chat.state.current.members;
     const { newState, announcements } = await buildEpochChange(
       this.#provider,
       chat.state,
       this.#device.identity,
-      { ...change, now: this.#now() },
+      { ...change, names: chat.record.names, now: this.#now() },
     );
     chat.state = newState;
     this.#queueAnnouncements(chat, announcements);
+    const after = this.#memberNotices(chat, before, []);
     await this.#save(chat);
+    for (const f of after) f();
     this.#flush();
   }
 
@@ -733,8 +1000,13 @@ export class HushClient extends TypedEmitter<HushEvents> {
           this.#inflight.set(key, generation);
           connection.publish(this.#topic(target.to), fromB64u(target.wire, 'outbox wire')).then(
             () => {
-              this.#inflight.delete(key);
-              void this.#serial(() => this.#acked(chatId, entry.id, target.to));
+              // Stays in flight until the ack is recorded: a flush in between would publish the copy again.
+              void this.#serial(() => this.#acked(chatId, entry.id, target.to))
+                .finally(() => {
+                  if (this.#inflight.get(key) === generation) this.#inflight.delete(key);
+                })
+                // A failed store write leaves the copy in the outbox: the next flush publishes it again.
+                .catch(() => undefined);
             },
             () => {
               if (this.#inflight.get(key) === generation) this.#inflight.delete(key);
@@ -750,14 +1022,17 @@ export class HushClient extends TypedEmitter<HushEvents> {
       this.#inflight.set(key, generation);
       connection.publish(this.#topic(join.inbox), fromB64u(join.wire, 'join wire')).then(
         () => {
-          this.#inflight.delete(key);
           void this.#serial(async () => {
             const pending = this.#joins.pending.find((p) => p.inviteId === join.inviteId);
             if (pending && !pending.sent) {
               pending.sent = true;
               await this.#saveJoins();
             }
-          });
+          })
+            .finally(() => {
+              if (this.#inflight.get(key) === generation) this.#inflight.delete(key);
+            })
+            .catch(() => undefined);
         },
         () => {
           if (this.#inflight.get(key) === generation) this.#inflight.delete(key);
@@ -845,12 +1120,20 @@ export class HushClient extends TypedEmitter<HushEvents> {
       // A QoS 1 redelivery (dup flag) of something already stored is expected: drop it quietly.
       if (error instanceof HushProtocolError && error.code === 'duplicate' && dup) return;
       this.#warn(error, { chatId });
+      const notice = this.#refusalNotice(chat, error, 'message');
+      if (notice) {
+        await this.#save(chat);
+        notice();
+      }
       return;
     }
     const content = opened.content;
     const from = content.from;
     chat.state = opened.state;
-    const after: Array<() => void> = [];
+    // The sender's keys as this chat knows them, checked against the pinned ones (a conflict is flagged here
+    // too, not only when an epoch arrives) before the message is marked with the resulting trust.
+    const after: Array<() => void> = await this.#observe(chat, [opened.sender]);
+    const senderTrust = this.#contacts.trustOf(from);
     for (const w of opened.warnings) {
       after.push(() =>
         this.emit('warning', {
@@ -873,6 +1156,8 @@ export class HushClient extends TypedEmitter<HushEvents> {
           text: content.text,
           ts: content.ts,
           state: 'received',
+          protection: opened.protection,
+          senderTrust,
         };
         chat.record.history = capHistory([...chat.record.history, message]);
         chat.record.unread += 1;
@@ -889,6 +1174,7 @@ export class HushClient extends TypedEmitter<HushEvents> {
             text: content.text,
             ts: content.ts,
             protection: opened.protection,
+            senderTrust,
           }),
         );
         break;
@@ -912,19 +1198,27 @@ export class HushClient extends TypedEmitter<HushEvents> {
       case 'moved': {
         const old = chat.record.names[from];
         if (old !== undefined) chat.record.names[content.member.id] = old;
+        const next = chat.state.current.members.find((m) => m.id === content.member.id);
+        if (next) {
+          after.push(...(await this.#observe(chat, [next])));
+          // The old identity signed the move and the new one proved its key: a verification carries over.
+          if (this.#contacts.inheritVerification(from, next.id)) await this.#contacts.save();
+        }
         after.push(() => this.emit('chat', { chatId, change: 'members' }));
         break;
       }
       case 'leave': {
         if (handlesLeave(chat.state, this.#device.identity, from)) {
+          const before = chat.state.current.members;
           const { newState, announcements } = await buildEpochChange(
             this.#provider,
             chat.state,
             this.#device.identity,
-            { remove: [from], now: this.#now() },
+            { remove: [from], names: chat.record.names, now: this.#now() },
           );
           chat.state = newState;
           this.#queueAnnouncements(chat, announcements);
+          after.push(...this.#memberNotices(chat, before, [from]));
           after.push(() => this.emit('chat', { chatId, change: 'members' }));
         }
         break;
@@ -966,6 +1260,7 @@ export class HushClient extends TypedEmitter<HushEvents> {
             });
             break;
           }
+          const before = chat.state.current.members;
           const outcome = await handleJoinRequest(
             this.#provider,
             chat.state,
@@ -973,11 +1268,15 @@ export class HushClient extends TypedEmitter<HushEvents> {
             this.#book,
             opened,
             now,
+            { names: chat.record.names },
           );
+          const after: Array<() => void> = [];
           if (outcome.accepted) {
             chat.state = outcome.newState;
             if (outcome.displayName !== undefined) chat.record.names[outcome.joiner.id] = outcome.displayName;
             this.#queueAnnouncements(chat, outcome.announcements);
+            after.push(...this.#memberNotices(chat, before, []));
+            after.push(...(await this.#observe(chat, [outcome.joiner])));
           } else {
             chat.record.outbox.push({
               id: `refused-${content.id}`,
@@ -989,6 +1288,7 @@ export class HushClient extends TypedEmitter<HushEvents> {
           await writeJson(this.#store, 'invites.json', this.#book.toJSON());
           await this.#save(chat);
           await this.#rememberDirect(content.id);
+          for (const f of after) f();
           if (outcome.accepted) this.emit('chat', { chatId: chat.state.id, change: 'members' });
           else
             this.emit('warning', {
@@ -1004,6 +1304,8 @@ export class HushClient extends TypedEmitter<HushEvents> {
           const known = this.#chats.get(content.chat);
           if (known) {
             if (known.record.left) break;
+            const before = known.state.current.members;
+            const departed = known.state.departed;
             known.state = await acceptAnnouncement(
               this.#provider,
               known.state,
@@ -1013,8 +1315,12 @@ export class HushClient extends TypedEmitter<HushEvents> {
                 now,
               },
             );
+            this.#learnNames(known, content.names);
+            const after = this.#memberNotices(known, before, departed);
+            after.push(...(await this.#observe(known, known.state.current.members)));
             await this.#save(known);
             await this.#rememberDirect(content.id);
+            for (const f of after) f();
             this.emit('chat', { chatId: content.chat, change: 'members' });
             this.#flush();
             return;
@@ -1037,11 +1343,14 @@ export class HushClient extends TypedEmitter<HushEvents> {
           const names: Record<string, string> = {};
           if (pending.displayName !== undefined) names[this.clientId] = pending.displayName;
           const chat: LoadedChat = { state, record: { v: 1, names, unread: 0, history: [], outbox: [] } };
+          this.#learnNames(chat, content.names);
+          const after = await this.#observe(chat, state.current.members);
           await this.#save(chat);
           this.#joins.pending = this.#joins.pending.filter((p) => p !== pending);
           this.#joins.done[pending.inviteId] = state.id;
           await this.#saveJoins();
           await this.#rememberDirect(content.id);
+          for (const f of after) f();
           this.emit('chat', { chatId: state.id, change: 'joined' });
           this.#joinWaiters.get(pending.inviteId)?.resolve(state.id);
           this.#joinWaiters.delete(pending.inviteId);
@@ -1072,7 +1381,16 @@ export class HushClient extends TypedEmitter<HushEvents> {
       }
     } catch (error) {
       if (!(error instanceof HushProtocolError)) throw error;
-      this.#warn(error, { from: content.from });
+      const known = content.kind === 'epoch' ? this.#chats.get(content.chat) : undefined;
+      this.#warn(error, { from: content.from, ...(known ? { chatId: known.state.id } : {}) });
+      // A refused announcement for a chat of this device (a forged key change, an admin change by a non-admin, …)
+      // is shown in that chat; the sender's keys are not pinned from it, as nothing in it was accepted.
+      const notice =
+        known && !known.record.left ? this.#refusalNotice(known, error, 'membership change') : undefined;
+      if (notice) {
+        await this.#save(known!);
+        notice();
+      }
     }
   }
 }

@@ -1,6 +1,7 @@
 /** The Hush client SDK (isomorphic; Node-only adapters live in ./node/). */
 export type * from './api.ts';
-export { HushClient, warningCodeOf, HISTORY_CAP, type OpenOptions } from './hush-client.ts';
+export { HushClient, warningCodeOf, HISTORY_CAP, NOTICE_CAP, type OpenOptions } from './hush-client.ts';
+export { ContactBook, CONTACTS_RECORD } from './contacts.ts';
 export { HushConnection, type ConnectionOptions, type ConnectionEvents } from './connection.ts';
 export { backoffDelay, cryptoRandom, type BackoffOptions } from './backoff.ts';
 export { MemoryStore, checkStoreName, readJson, writeJson } from './storage.ts';

@@ -14,6 +14,7 @@ import {
   decodeContent,
   encodeContent,
   isChatContent,
+  isDisplayName,
   type ChatContent,
   type DirectContent,
   type EpochContent,
@@ -266,16 +267,38 @@ export async function createChat(
   });
 }
 
+/** The display names worth announcing: members of the epoch only, and only valid names (names are optional). */
+function announcedNames(
+  names: Record<string, string> | undefined,
+  members: PublicIdentity[],
+): Record<string, string> | undefined {
+  if (!names) return undefined;
+  const out: Record<string, string> = {};
+  for (const m of members) {
+    const name = Object.prototype.hasOwnProperty.call(names, m.id) ? names[m.id] : undefined;
+    if (isDisplayName(name)) out[m.id] = name;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 /**
  * Starts epoch n+1 (admins only): adds and removes members, and — creator only — sets the admins. Returns the new
  * state and one signed sealed box per other member of the new epoch; removed members get nothing. A member leaves
- * with `leave`, not by removing itself here.
+ * with `leave`, not by removing itself here. `names` (client id → display name) is announced for the members it
+ * names, so that a joiner learns who is in the chat (§5 `names`).
  */
 export async function buildEpochChange(
   provider: CryptoProvider,
   state: ChatState,
   me: DeviceIdentity,
-  options: { add?: PublicIdentity[]; remove?: string[]; admins?: string[]; name?: string; now: number },
+  options: {
+    add?: PublicIdentity[];
+    remove?: string[];
+    admins?: string[];
+    name?: string;
+    names?: Record<string, string>;
+    now: number;
+  },
 ): Promise<{ newState: ChatState; announcements: Announcement[] }> {
   const { add = [], remove = [], now } = options;
   const current = state.current;
@@ -326,6 +349,7 @@ export async function buildEpochChange(
     admins,
     now,
   );
+  const names = announcedNames(options.names, members);
   const announcements: Announcement[] = [];
   for (const member of members) {
     if (member.id === me.clientId) continue;
@@ -344,6 +368,7 @@ export async function buildEpochChange(
       admins,
       creator: state.creator,
       ...(name !== undefined ? { name } : {}),
+      ...(names !== undefined ? { names } : {}),
     };
     const wire = await sealDirectEnvelope(provider, member.agree, encodeContent(content), me.signing);
     announcements.push({ to: member, wire });
@@ -812,6 +837,7 @@ export async function openJoinRefused(
  * The inviter's side of a join (§6): checks the request's signature, that the invite is known, unexpired, for this
  * chat and has uses left, and the proof; then uses the invite once and starts the next epoch with the joiner. A
  * refused join yields a signed 'join-refused' box for the joiner. Unreadable or misaddressed requests throw.
+ * `names` are the members' display names the inviter knows; the announcement carries them with the joiner's own.
  */
 export async function handleJoinRequest(
   provider: CryptoProvider,
@@ -820,6 +846,7 @@ export async function handleJoinRequest(
   book: InviteBook,
   wire: Uint8Array | OpenedDirect,
   now: number,
+  { names }: { names?: Record<string, string> } = {},
 ): Promise<JoinOutcome> {
   const { request, joiner } = await openJoinRequest(provider, me, wire);
   const refuse = async (
@@ -858,7 +885,13 @@ export async function handleJoinRequest(
     return refuse('not-authorized', 'chat: the inviter is no longer an admin');
   let change: { newState: ChatState; announcements: Announcement[] };
   try {
-    change = await buildEpochChange(provider, state, me, { add: [joiner], now });
+    const withJoiner =
+      request.displayName !== undefined ? { ...names, [joiner.id]: request.displayName } : names;
+    change = await buildEpochChange(provider, state, me, {
+      add: [joiner],
+      now,
+      ...(withJoiner !== undefined ? { names: withJoiner } : {}),
+    });
   } catch (error) {
     if (error instanceof HushProtocolError && error.code === 'not-authorized')
       return refuse('not-authorized', error.message);

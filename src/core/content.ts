@@ -35,6 +35,13 @@ const boundedString = (min: number, max: number) =>
     return n >= min && n <= max;
   }, `expected ${min}..${max} characters`);
 
+/** True if `name` is a valid display name (1..100 code points), as join requests and epoch names carry. */
+export function isDisplayName(name: unknown): name is string {
+  if (typeof name !== 'string') return false;
+  const n = codePoints(name);
+  return n >= 1 && n <= LIMITS.displayNameMax;
+}
+
 const idSchema = b64uBytes(ID_BYTES);
 const u32 = z.number().int().min(0).max(U32_MAX);
 
@@ -88,17 +95,34 @@ export const movedSchema = z.strictObject({
   member: publicIdentityJsonSchema,
   proof: b64uBytes(64),
 });
-export const epochSchema = z.strictObject({
-  ...directCommon,
-  epoch: u32.min(1),
-  kind: z.literal('epoch'),
-  to: clientIdSchema,
-  key: b64uBytes(32),
-  members: z.array(publicIdentityJsonSchema).min(1).max(LIMITS.membersMax),
-  admins: z.array(clientIdSchema).min(1).max(LIMITS.membersMax),
-  creator: clientIdSchema,
-  name: boundedString(1, LIMITS.nameMax).optional(),
-});
+export const epochSchema = z
+  .strictObject({
+    ...directCommon,
+    epoch: u32.min(1),
+    kind: z.literal('epoch'),
+    to: clientIdSchema,
+    key: b64uBytes(32),
+    members: z.array(publicIdentityJsonSchema).min(1).max(LIMITS.membersMax),
+    admins: z.array(clientIdSchema).min(1).max(LIMITS.membersMax),
+    creator: clientIdSchema,
+    name: boundedString(1, LIMITS.nameMax).optional(),
+    /**
+     * Optional display names of members (client id → name), so a joiner learns the names the announcer knows
+     * (PROTOCOL.md §5). Only members may be named; a name is a label chosen by its owner, not an authenticated fact.
+     */
+    names: z
+      .record(clientIdSchema, boundedString(1, LIMITS.displayNameMax))
+      .refine((names) => Object.keys(names).length <= LIMITS.membersMax, 'too many names')
+      .optional(),
+  })
+  .refine(
+    (c) => {
+      if (c.names === undefined) return true;
+      const ids = new Set(c.members.map((m) => m.id));
+      return Object.keys(c.names).every((id) => ids.has(id));
+    },
+    { message: 'names may only name members', path: ['names'] },
+  );
 export const joinRequestSchema = z.strictObject({
   ...directCommon,
   kind: z.literal('join-request'),

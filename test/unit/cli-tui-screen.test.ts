@@ -17,8 +17,9 @@ function state(overrides: Partial<TuiState> = {}): TuiState {
         members: [{ clientId: ME }, { clientId: BOB, displayName: 'bob' }],
         epoch: 1,
         unread: 2,
+        me: { admin: true },
       },
-      { chatId: 'c2', name: 'team', members: [{ clientId: ME }], epoch: 1, unread: 0 },
+      { chatId: 'c2', name: 'team', members: [{ clientId: ME }], epoch: 1, unread: 0, me: { admin: true } },
     ],
     selected: 0,
     messages: [
@@ -92,6 +93,7 @@ describe('the hush chat screen in seed mode', () => {
             members: [{ clientId: seedMe }, { clientId: BOB, displayName: 'bob' }],
             epoch: 1,
             unread: 0,
+            me: { admin: false },
           },
         ],
         messages: [{ chatId: 'c1', id: '9', from: seedMe, text: 'mine', ts: 0, state: 'sent' }],
