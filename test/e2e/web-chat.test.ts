@@ -10,6 +10,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/chromium.ts';
 import { startHushServer, type HushServer } from '../integration/server-harness.ts';
+import { Screenshots } from './web-people.ts';
 
 interface Person {
   context: BrowserContext;
@@ -25,6 +26,7 @@ describe('the web app in Chromium against hush start', () => {
   let browser: Browser;
   let alice: Person;
   let bob: Person;
+  const shots = new Screenshots();
 
   async function person(): Promise<Person> {
     const context = await browser.newContext();
@@ -63,6 +65,7 @@ describe('the web app in Chromium against hush start', () => {
   }, 60_000);
 
   afterAll(async () => {
+    await shots.dispose();
     await browser?.close();
     await server?.stop();
     await rm(dir, { recursive: true, force: true });
@@ -178,6 +181,8 @@ describe('the web app in Chromium against hush start', () => {
     await message(bob, 'hello Alice').waitFor();
     expect(await message(bob, payload).locator('.text').textContent()).toBe(payload);
     expect(await bob.page.locator('#messages img').count()).toBe(0);
+    await message(alice, payload).locator('[data-state="read"]').waitFor();
+    await shots.take(alice.page, 'web-chat');
   });
 
   it('made no request outside its origin and logged no console errors', () => {
