@@ -32,6 +32,11 @@ export interface ChatSummary {
   lastMessage?: { from: string; text: string; ts: number };
   /** This device's role in the chat. */
   me: { admin: boolean };
+  /**
+   * An admin removed this device (PROTOCOL.md §2): `members` no longer lists it, the history stays readable, and
+   * sending fails with 'not-allowed'.
+   */
+  removed?: true;
 }
 
 /**

@@ -6,10 +6,11 @@
  * - Exactly-once for the app: an inbox message is opened, its effects (chat state with the dedupe ids, history,
  *   the automatic receipt in the outbox) are written in ONE store write, and only then is it acknowledged to the
  *   broker (connection.ts holds the PUBACK). A redelivered copy is then a 'duplicate' for src/core and dropped.
- * - Outbox: whatever must reach other devices (texts, receipts, epoch announcements, refusals, leave) is written to
- *   the chat's record — together with the chat state whose sequence number it used — before it is published; each
- *   recipient copy is removed on PUBACK. On every (re)connect the remaining copies are published again with the
- *   same wire bytes, so a message written offline is sent after a restart, and receivers drop any second copy.
+ * - Outbox: whatever must reach other devices (texts, receipts, epoch announcements, removal notices, refusals,
+ *   leave) is written to the chat's record — together with the chat state whose sequence number it used — before
+ *   it is published; each recipient copy is removed on PUBACK. On every (re)connect the remaining copies are
+ *   published again with the same wire bytes, so a message written offline is sent after a restart, and receivers
+ *   drop any second copy.
  * - Nothing a peer sends can stop the client: every protocol failure becomes a 'warning' event (tampered, replay,
  *   old-epoch, unknown-key, …) and the message is acknowledged so it is not redelivered forever. A refused message
  *   that can be attributed to a chat (by its key id, or the chat an epoch announcement names) also leaves a notice
@@ -30,7 +31,9 @@
 import { toB64u, fromB64u } from '../core/bytes.ts';
 import {
   acceptAnnouncement,
+  acceptRemoval,
   buildEpochChange,
+  buildRemovalNotice,
   createChat as coreCreateChat,
   deserializeChat,
   handleJoinRequest,
@@ -116,7 +119,7 @@ interface OutboxTarget {
 }
 interface OutboxEntry {
   id: string;
-  kind: 'text' | 'receipt' | 'epoch' | 'leave' | 'join-refused' | 'moved';
+  kind: 'text' | 'receipt' | 'epoch' | 'leave' | 'join-refused' | 'moved' | 'removed';
   createdAt: number;
   targets: OutboxTarget[];
 }
@@ -127,6 +130,11 @@ interface ChatRecord {
   names: Record<string, string>;
   unread: number;
   left?: boolean;
+  /**
+   * An admin removed this device (a verified 'removed' notice, PROTOCOL.md §2): the chat stays listed and readable,
+   * but nothing can be sent in it. Cleared if an admin adds the device again.
+   */
+  removed?: { by: string; epoch: number };
   history: StoredMessage[];
   outbox: OutboxEntry[];
 }
@@ -280,7 +288,7 @@ export class HushClient extends TypedEmitter<HushEvents> {
     // Profiles from before contacts existed, or a crash between a chat write and the contacts write: every
     // current member is (re)checked against the pinned keys.
     for (const chat of client.#chats.values()) {
-      if (chat.record.left) continue;
+      if (chat.record.left || chat.record.removed) continue;
       const changed = await client.#observe(chat, chat.state.current.members);
       if (changed.length > 0) await client.#save(chat);
     }
@@ -373,10 +381,15 @@ export class HushClient extends TypedEmitter<HushEvents> {
         if (m.kind !== 'notice') last = m;
       }
       const admins = state.current.admins;
+      const removed = record.removed !== undefined;
+      // A removed device is no longer a member: it is left out of the list it last knew.
+      const members = removed
+        ? state.current.members.filter((m) => m.id !== this.clientId)
+        : state.current.members;
       out.push({
         chatId: state.id,
         ...(state.name !== undefined ? { name: state.name } : {}),
-        members: state.current.members.map((m) => ({
+        members: members.map((m) => ({
           clientId: m.id,
           ...(record.names[m.id] !== undefined ? { displayName: record.names[m.id] } : {}),
           isAdmin: admins.includes(m.id),
@@ -384,7 +397,8 @@ export class HushClient extends TypedEmitter<HushEvents> {
         epoch: state.current.number,
         unread: record.unread,
         ...(last ? { lastMessage: { from: last.from, text: last.text, ts: last.ts } } : {}),
-        me: { admin: admins.includes(this.clientId) },
+        me: { admin: !removed && admins.includes(this.clientId) },
+        ...(removed ? { removed: true as const } : {}),
       });
     }
     return out;
@@ -673,7 +687,13 @@ export class HushClient extends TypedEmitter<HushEvents> {
   /** Marks received messages as read: a 'read' receipt to the chat, unread count to zero. */
   markRead(chatId: string, ids: string[]): Promise<void> {
     return this.#serial(async () => {
-      const chat = this.#chat(chatId);
+      const chat = this.#chat(chatId, { removed: true });
+      if (chat.record.removed) {
+        // Nobody to tell any more: the others are in an epoch this device has no key of.
+        chat.record.unread = 0;
+        await this.#save(chat);
+        return;
+      }
       const known = new Set(
         chat.record.history.filter((m) => m.state === 'received' && m.kind !== 'notice').map((m) => m.id),
       );
@@ -713,7 +733,10 @@ export class HushClient extends TypedEmitter<HushEvents> {
     });
   }
 
-  /** Removes a member (admins only): a new epoch whose key the removed member never gets. */
+  /**
+   * Removes a member (admins only): a new epoch whose key the removed member never gets, and a signed 'removed'
+   * notice to that member so its app can say so (PROTOCOL.md §2).
+   */
   removeMember(chatId: string, clientId: string): Promise<void> {
     return this.#serial(async () => {
       const chat = this.#chat(chatId);
@@ -725,7 +748,14 @@ export class HushClient extends TypedEmitter<HushEvents> {
   /** Leaves a chat: a 'leave' to the others and, for an admin, the next epoch without this device. */
   leaveChat(chatId: string): Promise<void> {
     return this.#serial(async () => {
-      const chat = this.#chat(chatId);
+      const chat = this.#chat(chatId, { removed: true });
+      if (chat.record.removed) {
+        // Already out: leaving only drops the chat from the list (the history stays in the store).
+        chat.record.left = true;
+        await this.#save(chat);
+        this.emit('chat', { chatId, change: 'left' });
+        return;
+      }
       const others = this.#others(chat);
       const { wire, announcements } = await coreLeave(
         this.#provider,
@@ -759,10 +789,21 @@ export class HushClient extends TypedEmitter<HushEvents> {
     return run;
   }
 
-  #chat(chatId: string, allowLeft = false): LoadedChat {
+  /**
+   * The chat to act on. By default it must be writable: a left chat is 'unknown-chat', a chat this device was
+   * removed from is 'not-allowed'. `read` allows both (history); `removed` allows a removed chat only.
+   */
+  #chat(chatId: string, allow: boolean | { removed: true } = false): LoadedChat {
     const chat = this.#chats.get(chatId);
-    if (!chat || (chat.record.left && !allowLeft))
+    if (!chat || (chat.record.left && allow !== true))
       throw new HushClientError('unknown-chat', `client: no chat ${JSON.stringify(chatId)} on this device`);
+    if (chat.record.removed && allow === false) {
+      const by = this.#nameOf(chat, chat.record.removed.by);
+      throw new HushClientError(
+        'not-allowed',
+        `client: ${by} removed this device from chat ${JSON.stringify(chatId)}: its history can be read, but nothing can be sent to it; ask an admin to add you again`,
+      );
+    }
     return chat;
   }
 
@@ -964,14 +1005,27 @@ export class HushClient extends TypedEmitter<HushEvents> {
 
   async #epochChange(chat: LoadedChat, change: { remove?: string[] }): Promise<void> {
     const before = chat.state.current.members;
+    const now = this.#now();
     const { newState, announcements } = await buildEpochChange(
       this.#provider,
       chat.state,
       this.#device.identity,
-      { ...change, names: chat.record.names, now: this.#now() },
+      { ...change, names: chat.record.names, now },
     );
     chat.state = newState;
     this.#queueAnnouncements(chat, announcements);
+    // Each removed member is told, in the same write as the new epoch, so a crash cannot keep one and lose the other.
+    for (const id of change.remove ?? []) {
+      const removed = before.find((m) => m.id === id);
+      if (!removed) continue;
+      const notice = await buildRemovalNotice(this.#provider, newState, this.#device.identity, removed, now);
+      chat.record.outbox.push({
+        id: `removed-${newState.current.number}-${toB64u(crypto.getRandomValues(new Uint8Array(8)))}`,
+        kind: 'removed',
+        createdAt: now,
+        targets: [{ to: id, wire: toB64u(notice.wire) }],
+      });
+    }
     const after = this.#memberNotices(chat, before, []);
     await this.#save(chat);
     for (const f of after) f();
@@ -1095,7 +1149,8 @@ export class HushClient extends TypedEmitter<HushEvents> {
   #chatForKey(keyId: string): LoadedChat | undefined {
     let retired: LoadedChat | undefined;
     for (const chat of this.#chats.values()) {
-      if (chat.record.left) continue;
+      // A removed device answers nothing in that chat (no receipts to members it is no longer with).
+      if (chat.record.left || chat.record.removed) continue;
       const s = chat.state;
       if (toB64u(s.current.keys.keyId) === keyId) return chat;
       if (s.previous && toB64u(s.previous.keys.keyId) === keyId) return chat;
@@ -1318,10 +1373,22 @@ export class HushClient extends TypedEmitter<HushEvents> {
             this.#learnNames(known, content.names);
             const after = this.#memberNotices(known, before, departed);
             after.push(...(await this.#observe(known, known.state.current.members)));
+            // An admin added this device again (it listed this device with its keys, checked above).
+            delete known.record.removed;
+            const rejoin = this.#joins.pending.find((p) => p.inviter.id === content.from);
+            if (rejoin) {
+              this.#joins.pending = this.#joins.pending.filter((p) => p !== rejoin);
+              this.#joins.done[rejoin.inviteId] = content.chat;
+              await this.#saveJoins();
+            }
             await this.#save(known);
             await this.#rememberDirect(content.id);
             for (const f of after) f();
             this.emit('chat', { chatId: content.chat, change: 'members' });
+            if (rejoin) {
+              this.#joinWaiters.get(rejoin.inviteId)?.resolve(content.chat);
+              this.#joinWaiters.delete(rejoin.inviteId);
+            }
             this.#flush();
             return;
           }
@@ -1357,6 +1424,40 @@ export class HushClient extends TypedEmitter<HushEvents> {
           this.#flush();
           return;
         }
+        case 'removed': {
+          const known = this.#chats.get(content.chat);
+          if (!known || known.record.left || known.record.removed) {
+            // Nothing to evict: an unknown chat, one this device left, or a second notice for a removal it knows.
+            this.#warn(
+              new HushProtocolError(
+                known ? 'stale-epoch' : 'not-authorized',
+                'client: a removal notice for a chat this device is not a member of',
+              ),
+              { from: content.from, ...(known ? { chatId: known.state.id } : {}) },
+            );
+            break;
+          }
+          const { by, epoch } = await acceptRemoval(
+            this.#provider,
+            known.state,
+            this.#device.identity,
+            opened,
+          );
+          known.record.removed = { by, epoch };
+          const who = this.#nameOf(known, by);
+          const notice = this.#addNotice(
+            known,
+            'member-removed',
+            `You were removed from the chat by ${who}.`,
+            `${this.clientId} removed by ${by} in epoch ${epoch}`,
+            by,
+          );
+          await this.#save(known);
+          await this.#rememberDirect(content.id);
+          notice();
+          this.emit('chat', { chatId: known.state.id, change: 'removed' });
+          return;
+        }
         case 'join-refused': {
           const pending = this.#joins.pending.find((p) => p.inviteId === content.invite);
           if (!pending) {
@@ -1381,12 +1482,15 @@ export class HushClient extends TypedEmitter<HushEvents> {
       }
     } catch (error) {
       if (!(error instanceof HushProtocolError)) throw error;
-      const known = content.kind === 'epoch' ? this.#chats.get(content.chat) : undefined;
+      const known =
+        content.kind === 'epoch' || content.kind === 'removed' ? this.#chats.get(content.chat) : undefined;
       this.#warn(error, { from: content.from, ...(known ? { chatId: known.state.id } : {}) });
       // A refused announcement for a chat of this device (a forged key change, an admin change by a non-admin, …)
       // is shown in that chat; the sender's keys are not pinned from it, as nothing in it was accepted.
       const notice =
-        known && !known.record.left ? this.#refusalNotice(known, error, 'membership change') : undefined;
+        known && !known.record.left && !known.record.removed
+          ? this.#refusalNotice(known, error, 'membership change')
+          : undefined;
       if (notice) {
         await this.#save(known!);
         notice();

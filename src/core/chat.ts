@@ -24,6 +24,7 @@ import {
   type MovedContent,
   type PresenceContent,
   type ReceiptContent,
+  type RemovedContent,
   type TextContent,
   type TypingContent,
 } from './content.ts';
@@ -283,7 +284,8 @@ function announcedNames(
 
 /**
  * Starts epoch n+1 (admins only): adds and removes members, and — creator only — sets the admins. Returns the new
- * state and one signed sealed box per other member of the new epoch; removed members get nothing. A member leaves
+ * state and one signed sealed box per other member of the new epoch; removed members get no key (buildRemovalNotice
+ * tells them they are out). A member leaves
  * with `leave`, not by removing itself here. `names` (client id → display name) is announced for the members it
  * names, so that a joiner learns who is in the chat (§5 `names`).
  */
@@ -532,6 +534,73 @@ export async function acceptAnnouncement(
 
 /** How far one announcement may move the epoch number (PROTOCOL.md §2). */
 const MAX_EPOCH_STEP = 64;
+
+/**
+ * The notice to a member removed by the epoch change that produced `state` (§2): a sealed box to `removed`, signed
+ * by me over the chat id, the new epoch's number and the recipient. It carries no key: the removed member only
+ * learns that it is out, and from which epoch on.
+ */
+export async function buildRemovalNotice(
+  provider: CryptoProvider,
+  state: ChatState,
+  me: DeviceIdentity,
+  removed: PublicIdentity,
+  now: number,
+): Promise<Announcement> {
+  if (state.current.members.some((m) => m.id === removed.id))
+    fail('malformed', `chat: ${removed.id} is still a member of epoch ${state.current.number}`);
+  if (!state.current.admins.includes(me.clientId))
+    fail('not-authorized', 'chat: only an admin tells a member it was removed');
+  const content: RemovedContent = {
+    v: 1,
+    kind: 'removed',
+    chat: state.id,
+    epoch: state.current.number,
+    from: me.clientId,
+    id: randomId(),
+    seq: 0,
+    ts: now,
+    to: removed.id,
+  };
+  const wire = await sealDirectEnvelope(provider, removed.agree, encodeContent(content), me.signing);
+  return { to: removed, wire };
+}
+
+/**
+ * Accepts a removal notice (§2) with the same checks as an announcement: addressed to me, for this chat, signed by
+ * an admin of my current epoch (who has not left), for an epoch newer than my current one — so a member cannot
+ * forge one and an old notice (I was removed, then added again) cannot evict me. Returns who removed me and when.
+ */
+export async function acceptRemoval(
+  provider: CryptoProvider,
+  state: ChatState,
+  me: DeviceIdentity,
+  opened: OpenedDirect,
+): Promise<{ by: string; epoch: number }> {
+  const content = opened.content;
+  if (content.kind !== 'removed') fail('bad-content', `chat: expected a removal notice, got ${content.kind}`);
+  if (content.to !== me.clientId)
+    fail('wrong-recipient', 'chat: removal notice is addressed to another device');
+  if (content.chat !== state.id) fail('wrong-chat', 'chat: removal notice is for another chat');
+  if (!state.current.members.some((m) => m.id === me.clientId))
+    fail('not-a-member', 'chat: I am not a member of this chat');
+  const signer = state.current.members.find((m) => m.id === content.from);
+  if (!signer || !mayAnnounce(state, content.from) || content.from === me.clientId) {
+    fail(
+      'not-authorized',
+      `chat: removal signer ${content.from} is not an admin of epoch ${state.current.number} (or has left)`,
+    );
+  }
+  await verifyDirect(provider, opened, signer);
+  if (content.epoch <= state.current.number)
+    fail('stale-epoch', `chat: removal at epoch ${content.epoch} is not newer than ${state.current.number}`);
+  if (content.epoch > state.current.number + MAX_EPOCH_STEP)
+    fail(
+      'not-authorized',
+      `chat: removal at epoch ${content.epoch} jumps more than ${MAX_EPOCH_STEP} past ${state.current.number}`,
+    );
+  return { by: content.from, epoch: content.epoch };
+}
 
 /** Kinds that travel at QoS 0 and may be lost: outside the per-sender sequence (PROTOCOL.md §5, §7). */
 const EPHEMERAL_KINDS = new Set<string>(['typing', 'presence']);

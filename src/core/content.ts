@@ -140,6 +140,17 @@ export const joinRefusedSchema = z.strictObject({
   reason: boundedString(1, LIMITS.reasonMax),
 });
 
+/**
+ * Tells a removed member it was removed (PROTOCOL.md §2): sent by the removing admin with `epoch` = the first epoch
+ * without the recipient. It carries no key; the signature over chat, epoch and `to` is what makes it count.
+ */
+export const removedSchema = z.strictObject({
+  ...directCommon,
+  epoch: u32.min(1),
+  kind: z.literal('removed'),
+  to: clientIdSchema,
+});
+
 /** Every content schema by kind. */
 export const contentSchemas = {
   text: textSchema,
@@ -151,6 +162,7 @@ export const contentSchemas = {
   epoch: epochSchema,
   'join-request': joinRequestSchema,
   'join-refused': joinRefusedSchema,
+  removed: removedSchema,
 } as const;
 
 export type TextContent = z.infer<typeof textSchema>;
@@ -162,11 +174,12 @@ export type MovedContent = z.infer<typeof movedSchema>;
 export type EpochContent = z.infer<typeof epochSchema>;
 export type JoinRequestContent = z.infer<typeof joinRequestSchema>;
 export type JoinRefusedContent = z.infer<typeof joinRefusedSchema>;
+export type RemovedContent = z.infer<typeof removedSchema>;
 /** Content carried in chat envelopes. */
 export type ChatContent =
   TextContent | ReceiptContent | TypingContent | PresenceContent | LeaveContent | MovedContent;
 /** Content carried in direct envelopes. */
-export type DirectContent = EpochContent | JoinRequestContent | JoinRefusedContent;
+export type DirectContent = EpochContent | JoinRequestContent | JoinRefusedContent | RemovedContent;
 /** Any content object (§5). */
 export type Content = ChatContent | DirectContent;
 export type ContentKind = Content['kind'];
@@ -176,7 +189,7 @@ export type DirectKind = DirectContent['kind'];
 /** Kinds that travel in chat envelopes. */
 export const CHAT_KINDS: readonly ChatKind[] = ['text', 'receipt', 'typing', 'presence', 'leave', 'moved'];
 /** Kinds that travel in direct envelopes. */
-export const DIRECT_KINDS: readonly DirectKind[] = ['epoch', 'join-request', 'join-refused'];
+export const DIRECT_KINDS: readonly DirectKind[] = ['epoch', 'join-request', 'join-refused', 'removed'];
 
 /** True for the kinds that travel in chat envelopes. */
 export function isChatContent(content: Content): content is ChatContent {

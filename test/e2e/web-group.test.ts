@@ -201,9 +201,17 @@ describe('groups, removal, verification and long histories in the web app', () =
       await message(alice, 'Now just the two of us').locator('[data-state="read"]').waitFor();
       await message(bob, 'Carol cannot read this').locator('[data-state="read"]').waitFor();
 
-      // Carol has none of the new messages (not even as ciphertext she could open: the new epoch's key never
-      // reached her). Telling her she was removed needs the SDK to notify removed members (see the report of
-      // issue 6's web slice); the UI already shows it when chats() no longer lists her or 'removed' is emitted.
+      // Carol sees she was removed (the admin's signed removal notice, PROTOCOL.md §2): the notice names Alice,
+      // and the composer gives way to "no longer a member".
+      await carol.page
+        .locator('#messages .notice-row[data-code="member-removed"]', {
+          hasText: 'removed from the chat by Alice',
+        })
+        .waitFor();
+      await carol.page.locator('#not-member', { hasText: 'no longer a member' }).waitFor();
+      expect(await carol.page.locator('#message-input').isDisabled()).toBe(true);
+      // She has none of the new messages (not even as ciphertext she could open: the new epoch's key never
+      // reached her).
       for (const text of ['Now just the two of us', 'Carol cannot read this']) {
         expect(await message(carol, text).count()).toBe(0);
         expect(await carol.page.locator('body').textContent()).not.toContain(text);
