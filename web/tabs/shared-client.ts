@@ -670,13 +670,17 @@ export async function openSharedClient<
 }
 
 /**
- * Calls `fn` whenever some tab of `profile` starts leading (its client is open). A tab still on the onboarding
- * screen uses this to continue once another tab created the device. Returns a function that stops listening.
+ * Calls `fn` whenever some tab of `profile` starts leading (its client is open), and once soon if one leads
+ * already. A tab still on the onboarding screen uses this to continue once another tab created the device.
+ * Returns a function that stops listening.
  */
 export function onLeaderAnnounced(profile: string, fn: () => void): () => void {
   const channel = new BroadcastChannel(`hush-tabs-${profile}`);
   channel.onmessage = (event: MessageEvent) => {
     if (isTabMessage(event.data) && event.data.t === 'leader') fn();
   };
+  // A leader that announced before this listener existed answers a hello with its announcement again.
+  const hello: TabMessage = { t: 'hello', from: randomId() };
+  channel.postMessage(hello);
   return () => channel.close();
 }
