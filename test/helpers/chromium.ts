@@ -1,7 +1,7 @@
 import { chromium, type Browser } from 'playwright-core';
 
-/** Launches Debian's Chromium headless with the flags this closed network needs (see env notes). */
-export async function launchChromium(): Promise<Browser> {
+/** Launches Debian's headless Chromium with the flags this closed network needs (env notes) + extraArgs. */
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -13,6 +13,7 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }

@@ -4,7 +4,6 @@
 // it; devices connect over wss:// trusting the generated CA; the SDK chat scenario runs against it; 100 parallel
 // registrations (with `hush passwd` writing the same file at the same time) lose nothing; a revoked device is cut
 // off; the attack suite and both audits find nothing.
-import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,74 +17,20 @@ import { MemoryStore, readJson } from '../../src/client/storage.ts';
 import { fromB64u } from '../../src/core/bytes.ts';
 import { nodeCryptoProvider as provider } from '../../src/crypto-node/provider.ts';
 import { launchChromium } from '../helpers/chromium.ts';
-import { HUSH_BIN, runHush } from '../helpers/hush-broker.ts';
-import { runMosquittoConf, type MosquittoProcess } from '../helpers/mosquitto.ts';
+import { runHush } from '../helpers/hush-broker.ts';
+import type { MosquittoProcess } from '../helpers/mosquitto.ts';
+import {
+  startAs,
+  startMosquittoDeployment,
+  userIds,
+  type HushStartProcess,
+  type MosquittoDeployment,
+} from '../helpers/mosquitto-deployment.ts';
 import { connectClient, sleep, tryConnect, type TestClient } from '../helpers/mqtt.ts';
-import { freePort } from '../helpers/ports.ts';
-import { reapAtExit } from '../helpers/reaper.ts';
 import { postJson, registerDevice, revokeDevice, type Device } from './server-harness.ts';
 
-/** uid and gid of a system user, from /etc/passwd. */
-async function userIds(name: string): Promise<{ uid: number; gid: number }> {
-  const line = (await readFile('/etc/passwd', 'utf8')).split('\n').find((l) => l.startsWith(`${name}:`));
-  if (!line) throw new Error(`no user ${name}`);
-  const fields = line.split(':');
-  return { uid: Number(fields[2]), gid: Number(fields[3]) };
-}
-
-interface Server {
-  pid: number;
-  url: string;
-  output(): string;
-  exited: Promise<number | null>;
-  stop(): Promise<void>;
-}
-
-/** Runs `hush start …` as `user`; resolves once it is ready (or once it exited, for refusals). */
-async function startAs(user: string, args: string[], home: string): Promise<Server> {
-  const ids = await userIds(user);
-  const child = spawn(process.execPath, [HUSH_BIN, 'start', ...args], {
-    uid: ids.uid,
-    gid: ids.gid,
-    cwd: home,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, HOME: home, HUSH_LOG_LEVEL: 'info' },
-  });
-  const pid = child.pid!;
-  const forget = reapAtExit(pid);
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      forget();
-      resolve(code);
-    }),
-  );
-  const deadline = Date.now() + 20_000;
-  let done = false;
-  void exited.then(() => (done = true));
-  while (!output.includes('hush ready') && !done) {
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`hush start not ready after 20 s:\n${output}`);
-    }
-    await sleep(25);
-  }
-  const port = /hush ready http:\/\/127\.0\.0\.1:(\d+)\//.exec(output)?.[1];
-  return {
-    pid,
-    url: `http://127.0.0.1:${port}`,
-    output: () => output,
-    exited,
-    async stop() {
-      if (!done) process.kill(pid, 'SIGTERM');
-      await exited;
-    },
-  };
-}
-
 describe('hush start in front of a Mosquitto from hush deploy mosquitto', () => {
+  let deployment: MosquittoDeployment;
   let temp: string;
   let dir: string;
   let passwd: string;
@@ -93,7 +38,7 @@ describe('hush start in front of a Mosquitto from hush deploy mosquitto', () => 
   let wss: string;
   let ca: Buffer;
   let mosquitto: MosquittoProcess;
-  let server: Server;
+  let server: HushStartProcess;
   const open: HushClient[] = [];
   const raw: TestClient[] = [];
 
@@ -114,42 +59,8 @@ describe('hush start in front of a Mosquitto from hush deploy mosquitto', () => 
     });
 
   beforeAll(async () => {
-    temp = await mkdtemp(path.join(tmpdir(), 'hush-mosq-server-'));
-    await chmod(temp, 0o755); // user mosquitto must enter it
-    dir = path.join(temp, 'deploy');
-    mqttPort = await freePort();
-    const wsPort = await freePort();
-    wss = `wss://localhost:${wsPort}/mqtt`;
-    const deployed = await runHush([
-      'deploy',
-      'mosquitto',
-      '--out',
-      dir,
-      '--mqtt-port',
-      String(mqttPort),
-      '--ws-port',
-      String(wsPort),
-    ]);
-    expect(deployed.code, deployed.stderr).toBe(0);
-    passwd = path.join(dir, 'accounts/passwd');
-    ca = await readFile(path.join(dir, 'tls/ca.crt'));
-    mosquitto = await runMosquittoConf(path.join(dir, 'mosquitto.conf'), [mqttPort, wsPort]);
-    server = await startAs(
-      'mosquitto',
-      [
-        '--port',
-        '0',
-        '--mosquitto-dir',
-        dir,
-        '--broker-url',
-        wss,
-        '--registration-rate',
-        '0',
-        '--data-dir',
-        path.join(temp, 'hush'),
-      ],
-      temp,
-    );
+    deployment = await startMosquittoDeployment();
+    ({ temp, dir, passwd, mqttPort, wss, ca, mosquitto, server } = deployment);
     expect(server.output()).toContain('hush ready');
   }, 60_000);
 
@@ -159,9 +70,7 @@ describe('hush start in front of a Mosquitto from hush deploy mosquitto', () => 
   });
 
   afterAll(async () => {
-    await server?.stop();
-    await mosquitto?.stop();
-    if (temp) await rm(temp, { recursive: true, force: true });
+    await deployment?.stop();
   });
 
   it('runs as user mosquitto, not root, and starts no broker of its own', async () => {
