@@ -2,7 +2,7 @@
 // (`pattern read chats/%c/messages`, `pattern write chats/+/messages`), one password file with $7$ hashes both
 // read, the username as client id, MQTT over TCP and over WebSocket on 127.0.0.1.
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -63,7 +63,10 @@ export async function writePolicyFiles(
  */
 export async function startHushBroker(files: PolicyFiles, processes: ProcessSet): Promise<BenchBroker> {
   const [tcpPort, wsPort] = [await freePort(), await freePort()];
-  const nodeArgs = (process.env.HUSH_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const nodeArgs = [
+    ...(await shebangNodeFlags(HUSH_BIN)),
+    ...(process.env.HUSH_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
+  ];
   const child = processes.spawn(
     process.execPath,
     [
@@ -97,6 +100,16 @@ export async function startHushBroker(files: PolicyFiles, processes: ProcessSet)
     throw new Error(`hush broker did not start: ${(error as Error).message}`);
   }
   return { name: 'hush', pid: child.pid, tcpPort, wsPort, child, stop: () => child.stop() };
+}
+
+/**
+ * The Node flags on `bin/hush.js`'s `#!/usr/bin/env -S node …` line: `npx hush broker` runs with them, so the
+ * benchmark does too (it starts Node itself to add HUSH_BENCH_NODE_ARGS).
+ */
+async function shebangNodeFlags(bin: string): Promise<string[]> {
+  const firstLine = (await readFile(bin, 'utf8')).split('\n', 1)[0] ?? '';
+  const match = /^#!\S*env -S node (.+)$/.exec(firstLine);
+  return match ? match[1]!.trim().split(/\s+/) : [];
 }
 
 /** Starts Mosquitto with the same files; `max_connections -1` (no cap) is its default. */

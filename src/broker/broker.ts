@@ -4,6 +4,7 @@
  * server and the tests all go through it.
  */
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import type http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -24,7 +25,14 @@ import { coalesceWrites } from './write-coalescer.ts';
 interface MqttParser {
   parse(buf: Buffer): unknown;
   settings: { cmd?: string; protocolVersion?: number; bridgeMode?: boolean };
+  _list: unknown;
 }
+
+// mqtt-packet buffers partial packets in a `bl` BufferListStream, a full Duplex stream (two stream states
+// and their listeners, about 1 KB per connection) of which the parser uses only the BufferList methods
+// (append, consume, length, readUInt8, slice). The plain BufferList from the same `bl` has exactly those.
+const requireFromMqttPacket = createRequire(createRequire(import.meta.url).resolve('mqtt-packet'));
+const { BufferList } = requireFromMqttPacket('bl') as { BufferList: new () => unknown };
 
 /** A running embedded broker. */
 export interface RunningBroker {
@@ -130,6 +138,7 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
       request && ({ socket: { remoteAddress: request.socket.remoteAddress } } as http.IncomingMessage);
     const client = aedes.handle(stream, req) as Client & { _parser: MqttParser };
     const parser = client._parser;
+    parser._list = new BufferList();
     const parse = parser.parse.bind(parser);
     // Checked before mqtt-packet buffers anything, see limits/packet-guard.ts.
     parser.parse = (buf: Buffer) => {

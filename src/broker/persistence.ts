@@ -50,6 +50,14 @@ export interface QueuePolicy {
 
 const DONE: Promise<void> = Promise.resolve();
 
+/**
+ * MQTT 3.1.1 §4.7.2: a filter starting with a wildcard never matches a `$` topic, but Aedes' subscription
+ * index does not apply that rule; Mosquitto does.
+ */
+function eligible(sub: QueuedSubscription, dollarTopic: boolean): boolean {
+  return !dollarTopic || sub.topic.charCodeAt(0) === 36;
+}
+
 /** Opens memory or LevelDB persistence and applies the queue policy to it. */
 export async function createPersistence(
   dataDir: string | undefined,
@@ -88,17 +96,14 @@ export async function createPersistence(
   persistence.outgoingEnqueue = (sub, packet) => (admit(sub, packet) ? enqueue(sub, packet) : DONE);
   persistence.outgoingEnqueueCombi = (subs, packet) => {
     const dollar = packet.topic.charCodeAt(0) === 36; /* $ */
-    // MQTT 3.1.1 §4.7.2: a filter starting with a wildcard never matches a `$` topic, but Aedes'
-    // subscription index does not apply that rule; Mosquitto does.
-    const eligible = (sub: QueuedSubscription) => !dollar || sub.topic.charCodeAt(0) === 36;
     if (subs.length === 1) {
-      // The usual case (one inbox subscription): no copy of the list.
+      // The usual case (one inbox subscription): no copy of the list, no closure.
       const sub = subs[0] as QueuedSubscription;
-      return eligible(sub) && admit(sub, packet) ? enqueueCombi(subs, packet) : DONE;
+      return eligible(sub, dollar) && admit(sub, packet) ? enqueueCombi(subs, packet) : DONE;
     }
     const seen = new Set<string>();
     const admitted = subs.filter((sub) => {
-      if (!eligible(sub)) return false;
+      if (!eligible(sub, dollar)) return false;
       // Overlapping filters of one client must store one copy, not one per filter (as Mosquitto).
       if (seen.has(sub.clientId)) return false;
       seen.add(sub.clientId);

@@ -5,13 +5,77 @@
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
-import type { Duplex } from 'node:stream';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { TlsMaterial } from './tcp.ts';
 
 export const MQTT_WS_PATH = '/mqtt';
 
 const SEND_OPTIONS = { binary: true, compress: false } as const;
+
+type SocketWithDuplex = WebSocket & { duplex: WebSocketDuplex };
+
+/**
+ * The byte stream Aedes reads MQTT from and writes MQTT to, over one WebSocket. Written instead of ws's
+ * `createWebSocketStream`, which adds about ten closures and listeners per connection and sends every write
+ * as its own frame and system call (mqtt-packet writes a PUBLISH in five or more pieces). Here the handlers
+ * live on the prototype (idle connections are most of a broker's memory, `hush bench`), and each batch of
+ * writes (write-coalescer.ts hands over one buffer per event-loop turn) leaves as one binary frame: MQTT
+ * over WebSocket allows several and partial packets per frame (MQTT 3.1.1 §6).
+ */
+class WebSocketDuplex extends Duplex {
+  constructor(private readonly socket: WebSocket) {
+    super();
+    (socket as SocketWithDuplex).duplex = this;
+    socket.on('message', onMessage);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+  }
+
+  override _read(): void {
+    if (this.socket.isPaused) this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.socket.send(chunk, SEND_OPTIONS, callback);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    const data = chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk));
+    this.socket.send(data, SEND_OPTIONS, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.socket.close();
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.socket.readyState !== this.socket.CLOSED) this.socket.terminate();
+    callback(error);
+  }
+}
+
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  // MQTT is carried in binary frames only (MQTT 3.1.1 §6, [MQTT-6.0.0-1]).
+  if (!isBinary) {
+    this.close(1003, 'MQTT over WebSocket needs binary frames');
+    return;
+  }
+  // Backpressure: stop reading the socket until Aedes has taken what is buffered.
+  if (!(this as SocketWithDuplex).duplex.push(data)) this.pause();
+}
+
+function onSocketError(this: WebSocket, error: Error): void {
+  (this as SocketWithDuplex).duplex.destroy(error);
+}
+
+function onSocketClose(this: WebSocket): void {
+  // End of input, after whatever Aedes has not read yet (a last PUBLISH, a DISCONNECT); Aedes then closes
+  // the client and destroys the stream, as with a TCP connection the peer ended.
+  const duplex = (this as SocketWithDuplex).duplex;
+  if (!duplex.destroyed) duplex.push(null);
+}
 
 /** Attaches the MQTT WebSocket endpoint to an HTTP server (also used by `hush start`). */
 export function attachMqttWebSocket(
@@ -27,25 +91,7 @@ export function attachMqttWebSocket(
     handleProtocols: (protocols) =>
       protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false,
   });
-  wss.on('connection', (socket, request) => {
-    socket.on('message', (_data, isBinary) => {
-      // MQTT is carried in binary frames only (MQTT 3.1.1 §6, [MQTT-6.0.0-1]).
-      if (!isBinary) socket.close(1003, 'MQTT over WebSocket needs binary frames');
-    });
-    const stream = createWebSocketStream(socket);
-    // createWebSocketStream turns every write into its own WebSocket frame and its own system call, and
-    // mqtt-packet writes a PUBLISH in five or more pieces (header, length, topic, id, payload). The pieces
-    // are corked per tick, so writing them together sends one frame per batch: MQTT over WebSocket allows
-    // several and partial packets per frame (MQTT 3.1.1 §6). Measured by `hush bench`: this was most of the
-    // broker's CPU per WebSocket message.
-    stream._writev = (chunks, callback) => {
-      const data =
-        chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk as Buffer));
-      socket.send(data, SEND_OPTIONS, callback);
-    };
-    stream.on('error', () => socket.terminate());
-    handle(stream, request);
-  });
+  wss.on('connection', (socket, request) => handle(new WebSocketDuplex(socket), request));
   wss.on('error', () => undefined);
   return wss;
 }
