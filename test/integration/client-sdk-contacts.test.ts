@@ -1,18 +1,12 @@
 // Contacts, safety numbers, key changes, notices in the history, admin flags and display names (issue 6),
-// with real HushClients over the embedded broker. The attacks (a forged key change by a malicious admin, a
+// with real HushClients over the embedded sdk.broker. The attacks (a forged key change by a malicious admin, a
 // tampered ciphertext) are built with the core APIs and delivered through the broker like any message.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type RunningBroker } from '../../src/broker/index.ts';
-import { hashPassword, parsePasswordFile } from '../../src/broker/passwd/index.ts';
-import type { HushEvents, ProfileStore, StoredMessage } from '../../src/client/api.ts';
+import { describe, expect, it } from 'vitest';
+import type { ProfileStore, StoredMessage } from '../../src/client/api.ts';
 import { loadDevice, useProvisionedDevice } from '../../src/client/device.ts';
 import { HushClient } from '../../src/client/hush-client.ts';
 import { MemoryStore, readJson } from '../../src/client/storage.ts';
-import { fromB64u, toB64u } from '../../src/core/bytes.ts';
+import { fromB64u } from '../../src/core/bytes.ts';
 import { buildEpochChange, deserializeChat } from '../../src/core/chat.ts';
 import { encodeContent, type EpochContent } from '../../src/core/content.ts';
 import {
@@ -24,68 +18,16 @@ import {
 } from '../../src/core/identity.ts';
 import { sealDirectEnvelope } from '../../src/core/sealed-box.ts';
 import { nodeCryptoProvider as provider } from '../../src/crypto-node/provider.ts';
-import { connectClient, sleep, type TestClient } from '../helpers/mqtt.ts';
+import { record, randomId, until, useSdkBroker } from '../helpers/sdk-broker.ts';
 
-let dir: string;
-let broker: RunningBroker;
-let url: string;
-const passwordLines: string[] = [];
-const open: HushClient[] = [];
-const raw: TestClient[] = [];
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'hush-contacts-'));
-  await writeFile(`${dir}/aclfile`, 'pattern read chats/%c/messages\npattern write chats/+/messages\n');
-  await writeFile(`${dir}/passwd`, '', { mode: 0o600 });
-  broker = await startBroker(
-    {
-      mqttPort: 0,
-      aclFile: `${dir}/aclfile`,
-      passwordFile: `${dir}/passwd`,
-      limits: { connectsPerSecondPerAddress: 0 },
-    },
-    pino({ level: 'silent' }),
-  );
-  url = `mqtt://127.0.0.1:${broker.mqttPort}`;
-});
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-  await Promise.all(raw.splice(0).map((c) => c.end()));
-});
-
-afterAll(async () => {
-  await broker?.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-const randomId = (n: number) => toB64u(crypto.getRandomValues(new Uint8Array(n)));
-
-/** What the registration server does: a password entry and a persistent session subscribed to the inbox. */
-async function provision(): Promise<{ clientId: string; secret: string }> {
-  const clientId = randomId(16);
-  const secret = randomId(32);
-  passwordLines.push(`${clientId}:${await hashPassword(secret)}`);
-  await broker.setPasswords(parsePasswordFile(`${passwordLines.join('\n')}\n`, 'test'));
-  await broker.provisionSession(clientId, [`chats/${clientId}/messages`]);
-  return { clientId, secret };
-}
-
-async function openClient(store: ProfileStore): Promise<HushClient> {
-  const client = await HushClient.open({
-    store,
-    provider,
-    connection: { backoff: { baseMs: 100, capMs: 1000 } },
-  });
-  open.push(client);
-  return client;
-}
+const sdk = useSdkBroker('hush-contacts-');
+const { provision, openClient, rawPublisher } = sdk;
 
 async function newDevice(name: string): Promise<{ client: HushClient; store: ProfileStore }> {
   const { clientId, secret } = await provision();
   const store = new MemoryStore();
   await useProvisionedDevice({
-    brokerUrl: url,
+    brokerUrl: sdk.url,
     clientId,
     deviceSecret: secret,
     server: 'http://hush.test',
@@ -96,28 +38,6 @@ async function newDevice(name: string): Promise<{ client: HushClient; store: Pro
   const client = await openClient(store);
   await client.connect();
   return { client, store };
-}
-
-function record<K extends keyof HushEvents>(client: HushClient, event: K): HushEvents[K][0][] {
-  const seen: HushEvents[K][0][] = [];
-  client.on(event, ((arg: HushEvents[K][0]) => seen.push(arg)) as never);
-  return seen;
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-/** A raw MQTT connection of a fresh, legitimate account: how an attacker's bytes reach an inbox. */
-async function rawPublisher(): Promise<TestClient> {
-  const { clientId, secret } = await provision();
-  const c = await connectClient(url, { clientId, username: clientId, password: secret });
-  raw.push(c);
-  return c;
 }
 
 async function publishTo(clientId: string, wire: Uint8Array): Promise<void> {

@@ -1,59 +1,20 @@
 // A removed member learns it was removed (issue 6, PROTOCOL.md §2 'removed'), and nobody else can make it think so:
 // real embedded broker, real clients, attacks delivered through the broker to the victim's inbox.
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type RunningBroker } from '../../src/broker/index.ts';
-import { hashPassword, parsePasswordFile } from '../../src/broker/passwd/index.ts';
-import type { HushEvents, ProfileStore } from '../../src/client/api.ts';
+import { describe, expect, it } from 'vitest';
 import { loadDevice, useProvisionedDevice } from '../../src/client/device.ts';
 import { HushClient } from '../../src/client/hush-client.ts';
 import { MemoryStore } from '../../src/client/storage.ts';
-import { fromB64u, fromUtf8, toB64u } from '../../src/core/bytes.ts';
+import { fromB64u, fromUtf8 } from '../../src/core/bytes.ts';
 import { buildRemovalNotice, deserializeChat } from '../../src/core/chat.ts';
 import { encodeContent, type RemovedContent } from '../../src/core/content.ts';
 import { publicIdentity, type DeviceIdentity } from '../../src/core/identity.ts';
 import { sealDirectEnvelope } from '../../src/core/sealed-box.ts';
 import { nodeCryptoProvider as provider } from '../../src/crypto-node/provider.ts';
-import { connectClient, sleep, type TestClient } from '../helpers/mqtt.ts';
+import { record, randomId, until, useSdkBroker } from '../helpers/sdk-broker.ts';
 
-let dir: string;
-let broker: RunningBroker;
-let url: string;
-const passwordLines: string[] = [];
-const open: HushClient[] = [];
-const raw: TestClient[] = [];
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'hush-sdk-removal-'));
-  await writeFile(`${dir}/aclfile`, 'pattern read chats/%c/messages\npattern write chats/+/messages\n');
-  await writeFile(`${dir}/passwd`, '', { mode: 0o600 });
-  broker = await startBroker(
-    {
-      mqttPort: 0,
-      aclFile: `${dir}/aclfile`,
-      passwordFile: `${dir}/passwd`,
-      limits: { connectsPerSecondPerAddress: 0 },
-    },
-    pino({ level: 'silent' }),
-  );
-  url = `mqtt://127.0.0.1:${broker.mqttPort}`;
-});
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-  await Promise.all(raw.splice(0).map((c) => c.end()));
-});
-
-afterAll(async () => {
-  await broker?.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-const randomId = (n: number) => toB64u(crypto.getRandomValues(new Uint8Array(n)));
+const sdk = useSdkBroker('hush-sdk-removal-');
+const { provision, openClient, rawPublisher } = sdk;
 
 /** A real store that also keeps every chat record written, so a test can pick out a wire that was sent. */
 class RecordingStore extends MemoryStore {
@@ -62,26 +23,6 @@ class RecordingStore extends MemoryStore {
     await super.write(name, data);
     if (name.startsWith('chat.')) this.chatWrites.push({ name, json: JSON.parse(fromUtf8(data, 'record')) });
   }
-}
-
-/** What the registration server does: a password entry and a persistent session subscribed to the inbox. */
-async function provision(): Promise<{ clientId: string; secret: string }> {
-  const clientId = randomId(16);
-  const secret = randomId(32);
-  passwordLines.push(`${clientId}:${await hashPassword(secret)}`);
-  await broker.setPasswords(parsePasswordFile(`${passwordLines.join('\n')}\n`, 'test'));
-  await broker.provisionSession(clientId, [`chats/${clientId}/messages`]);
-  return { clientId, secret };
-}
-
-async function openClient(store: ProfileStore): Promise<HushClient> {
-  const client = await HushClient.open({
-    store,
-    provider,
-    connection: { backoff: { baseMs: 100, capMs: 1000 } },
-  });
-  open.push(client);
-  return client;
 }
 
 interface Person {
@@ -94,7 +35,7 @@ async function newDevice(name: string): Promise<Person> {
   const { clientId, secret } = await provision();
   const store = new RecordingStore();
   await useProvisionedDevice({
-    brokerUrl: url,
+    brokerUrl: sdk.url,
     clientId,
     deviceSecret: secret,
     server: 'http://hush.test',
@@ -108,25 +49,9 @@ async function newDevice(name: string): Promise<Person> {
   return { client, store, identity };
 }
 
-function record<K extends keyof HushEvents>(client: HushClient, event: K): HushEvents[K][0][] {
-  const seen: HushEvents[K][0][] = [];
-  client.on(event, ((arg: HushEvents[K][0]) => seen.push(arg)) as never);
-  return seen;
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 /** Publishes raw bytes to a device's inbox from a fresh, legitimate account (anyone may write to an inbox). */
 async function deliver(to: HushClient, wire: Uint8Array): Promise<void> {
-  const { clientId, secret } = await provision();
-  const c = await connectClient(url, { clientId, username: clientId, password: secret });
-  raw.push(c);
+  const c = await rawPublisher();
   await c.client.publishAsync(`chats/${to.clientId}/messages`, Buffer.from(wire), { qos: 1 });
 }
 

@@ -1,74 +1,18 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type RunningBroker } from '../../src/broker/index.ts';
-import { hashPassword, parsePasswordFile } from '../../src/broker/passwd/index.ts';
-import type { HushEvents, HushWarning, ProfileStore, ReceivedText } from '../../src/client/api.ts';
+import { describe, expect, it } from 'vitest';
+import type { HushWarning, ProfileStore, ReceivedText } from '../../src/client/api.ts';
 import { loadDevice, useProvisionedDevice } from '../../src/client/device.ts';
 import { HushClient } from '../../src/client/hush-client.ts';
 import { FileStore } from '../../src/client/node/file-store.ts';
 import { MemoryStore, readJson } from '../../src/client/storage.ts';
-import { fromB64u, toB64u } from '../../src/core/bytes.ts';
+import { fromB64u } from '../../src/core/bytes.ts';
 import { deserializeChat, sealMessage } from '../../src/core/chat.ts';
 import { nodeCryptoProvider as provider } from '../../src/crypto-node/provider.ts';
-import { connectClient, sleep, type TestClient } from '../helpers/mqtt.ts';
+import { record, randomId, until, useSdkBroker } from '../helpers/sdk-broker.ts';
+import { sleep } from '../helpers/mqtt.ts';
 
-let dir: string;
-let broker: RunningBroker;
-let url: string;
-const passwordLines: string[] = [];
-const open: HushClient[] = [];
-const raw: TestClient[] = [];
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'hush-sdk-'));
-  await writeFile(`${dir}/aclfile`, 'pattern read chats/%c/messages\npattern write chats/+/messages\n');
-  await writeFile(`${dir}/passwd`, '', { mode: 0o600 });
-  broker = await startBroker(
-    {
-      mqttPort: 0,
-      aclFile: `${dir}/aclfile`,
-      passwordFile: `${dir}/passwd`,
-      limits: { connectsPerSecondPerAddress: 0 },
-    },
-    pino({ level: 'silent' }),
-  );
-  url = `mqtt://127.0.0.1:${broker.mqttPort}`;
-});
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-  await Promise.all(raw.splice(0).map((c) => c.end()));
-});
-
-afterAll(async () => {
-  await broker?.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-const randomId = (n: number) => toB64u(crypto.getRandomValues(new Uint8Array(n)));
-
-/** What the registration server does: a password entry and a persistent session subscribed to the inbox. */
-async function provision(): Promise<{ clientId: string; secret: string }> {
-  const clientId = randomId(16);
-  const secret = randomId(32);
-  passwordLines.push(`${clientId}:${await hashPassword(secret)}`);
-  await broker.setPasswords(parsePasswordFile(`${passwordLines.join('\n')}\n`, 'test'));
-  await broker.provisionSession(clientId, [`chats/${clientId}/messages`]);
-  return { clientId, secret };
-}
-
-async function openClient(store: ProfileStore): Promise<HushClient> {
-  const client = await HushClient.open({
-    store,
-    provider,
-    connection: { backoff: { baseMs: 100, capMs: 1000 } },
-  });
-  open.push(client);
-  return client;
-}
+const sdk = useSdkBroker('hush-sdk-');
+const { provision, openClient, rawPublisher } = sdk;
 
 async function newDevice(
   options: { name?: string; store?: ProfileStore; server?: string; wrongSecret?: boolean } = {},
@@ -76,7 +20,7 @@ async function newDevice(
   const { clientId, secret } = await provision();
   const store = options.store ?? new MemoryStore();
   await useProvisionedDevice({
-    brokerUrl: url,
+    brokerUrl: sdk.url,
     clientId,
     deviceSecret: options.wrongSecret ? randomId(32) : secret,
     server: options.server ?? 'http://hush.test',
@@ -85,20 +29,6 @@ async function newDevice(
     provider,
   });
   return { client: await openClient(store), store };
-}
-
-function record<K extends keyof HushEvents>(client: HushClient, event: K): HushEvents[K][0][] {
-  const seen: HushEvents[K][0][] = [];
-  client.on(event, ((arg: HushEvents[K][0]) => seen.push(arg)) as never);
-  return seen;
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 /** A 1:1 chat between two connected devices. */
@@ -115,14 +45,6 @@ async function pair(): Promise<{
   const { link, chatId } = await a.client.createInvite();
   expect(await b.client.acceptInvite(link, { timeoutMs: 5000 })).toBe(chatId);
   return { alice: a.client, bob: b.client, chatId, aliceStore: a.store, bobStore: b.store };
-}
-
-/** A raw MQTT connection of a fresh, legitimate account (an outsider or a member's second tool). */
-async function rawPublisher(): Promise<TestClient> {
-  const { clientId, secret } = await provision();
-  const c = await connectClient(url, { clientId, username: clientId, password: secret });
-  raw.push(c);
-  return c;
 }
 
 describe('HushClient against the embedded broker', () => {
@@ -193,7 +115,7 @@ describe('HushClient against the embedded broker', () => {
   });
 
   it('a message written while offline is sent once, after a restart on the same FileStore', async () => {
-    const fileStore = new FileStore(path.join(dir, `profile-${randomId(6)}`));
+    const fileStore = new FileStore(path.join(sdk.dir, `profile-${randomId(6)}`));
     const a = await newDevice({ store: fileStore });
     const b = await newDevice();
     await Promise.all([a.client.connect(), b.client.connect()]);
@@ -407,7 +329,7 @@ describe('HushClient against the embedded broker', () => {
     await client.connect();
     const warnings = record(client, 'warning');
     const states = record(client, 'connection');
-    await broker.removeSession(client.clientId);
+    await sdk.broker.removeSession(client.clientId);
     await until('reconnected', () => states.some((s) => s.state === 'online'));
     expect(warnings.map((w) => w.code)).toEqual(['queue-gap']);
   });
