@@ -42,7 +42,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     const started = Date.now();
     const { broker, memory, notes } = await runBrokerBench({ mode: options.mode, progress });
     report.broker = broker;
-    report.memory = { ws_conn_kb: memory };
+    report.memory = memory;
     report.notes.push(...notes);
     progress(`broker: done in ${Math.round((Date.now() - started) / 1000)} s`);
   }

@@ -91,8 +91,10 @@ export interface ConnectStormFigures {
 
 /** Idle WebSocket connection memory for one broker. */
 export interface MemoryFigures {
-  /** Broker RSS increase divided by connections, KB (1024 bytes). */
+  /** Broker RSS increase divided by connections, KB (1024 bytes), RSS read once settled (full runs). */
   ws_conn_kb: number;
+  /** The same, RSS read 1 s after each step of connections. */
+  ws_conn_kb_1s: number;
   connections: number;
 }
 
@@ -126,7 +128,13 @@ export interface BenchReport {
   /** Exact command that reproduces the run. */
   command: string;
   broker?: BrokerBenchResult;
-  memory?: { ws_conn_kb: { hush: number; mosquitto: number; connections: number } };
+  memory?: {
+    ws_conn_kb: { hush: number; mosquitto: number; connections: number };
+    /** Read 1 s after connecting, before an idle Node process gives memory back. */
+    ws_conn_kb_1s: { hush: number; mosquitto: number };
+    /** Longest wait per step for RSS to settle, s (0: read at 1 s only). */
+    settle_s: number;
+  };
   crypto?: CryptoBenchResult;
   e2e?: EndToEndBenchResult;
   /** Things the reader must know to trust the figures (generator saturation, skipped parts). */

@@ -3,6 +3,8 @@
  * WebSocket, durable sessions, and hard limits. `startBroker` is the one entry; the CLI, the Hush
  * server and the tests all go through it.
  */
+// First: replaces `debug` before Aedes loads mqtt-packet (see the file).
+import './quiet-debug.ts';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type http from 'node:http';
@@ -19,6 +21,7 @@ import { listenTcp, type TlsMaterial } from './listeners/tcp.ts';
 import { attachMqttWebSocket, listenWebSocket } from './listeners/ws.ts';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.ts';
 import { SessionClock } from './session-clock.ts';
+import { cacheEmitterMatches } from './topic-match-cache.ts';
 import { coalesceWrites } from './write-coalescer.ts';
 
 /** The parts of mqtt-packet's parser (inside each Aedes client) the broker wraps. */
@@ -110,6 +113,7 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
     authorizeForward: access.authorizeForward,
   });
   ref.aedes = aedes;
+  cacheEmitterMatches((aedes as Aedes & { mq?: unknown }).mq);
 
   aedes.on('clientReady', (client) => {
     clock.connected(client.id);

@@ -13,6 +13,7 @@ import path from 'node:path';
 import memoryModule from 'aedes-persistence';
 import levelModule from 'aedes-persistence-level';
 import { ClassicLevel } from 'classic-level';
+import { TopicMatchCache } from './topic-match-cache.ts';
 
 // Both packages are CommonJS whose module.exports is the factory; their typings describe an ES default.
 const memoryPersistence = memoryModule as unknown as () => AedesPersistence;
@@ -36,6 +37,9 @@ export interface AedesPersistence {
   outgoingStream(client: { id: string }): AsyncIterable<PacketLike>;
   cleanSubscriptions(client: { id: string }): Promise<unknown>;
   subscriptionsByClient(client: { id: string }): Promise<unknown[] | null>;
+  subscriptionsByTopic(topic: string): Promise<QueuedSubscription[]>;
+  addSubscriptions(client: { id: string }, subs: unknown[]): Promise<unknown>;
+  removeSubscriptions(client: { id: string }, topics: string[]): Promise<unknown>;
   destroy?(): Promise<void>;
   [key: string]: unknown;
 }
@@ -88,6 +92,7 @@ export async function createPersistence(
     return true;
   };
 
+  cacheSubscriptionMatches(persistence);
   const enqueue = persistence.outgoingEnqueue.bind(persistence);
   const enqueueCombi = persistence.outgoingEnqueueCombi.bind(persistence);
   const clear = persistence.outgoingClearMessageId.bind(persistence);
@@ -135,6 +140,31 @@ export async function createPersistence(
       if (db) await db.close();
     },
   };
+}
+
+/**
+ * Aedes asks the store which persistent sessions a topic matches for every QoS 1 PUBLISH (to store a copy
+ * for each); the answer only changes when subscriptions do (topic-match-cache.ts). The lists are shared
+ * between publishes: Aedes and the queue wrappers above only read them.
+ */
+function cacheSubscriptionMatches(persistence: AedesPersistence): void {
+  const cache = new TopicMatchCache<QueuedSubscription[]>();
+  const byTopic = persistence.subscriptionsByTopic.bind(persistence);
+  const add = persistence.addSubscriptions.bind(persistence);
+  const remove = persistence.removeSubscriptions.bind(persistence);
+  const clean = persistence.cleanSubscriptions.bind(persistence);
+  persistence.subscriptionsByTopic = (topic) => {
+    const known = cache.get(topic);
+    if (known !== undefined) return Promise.resolve(known);
+    const token = cache.token();
+    return byTopic(topic).then((subs) => {
+      cache.set(topic, subs, token);
+      return subs;
+    });
+  };
+  persistence.addSubscriptions = (client, subs) => cache.change(() => add(client, subs));
+  persistence.removeSubscriptions = (client, topics) => cache.change(() => remove(client, topics));
+  persistence.cleanSubscriptions = (client) => cache.change(() => clean(client));
 }
 
 /** Deletes a persistent session: its subscriptions and every message queued for it. */

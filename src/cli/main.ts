@@ -1,3 +1,5 @@
+// First: makes mqtt-packet's and MQTT.js's disabled debug loggers free before anything loads them.
+import '../broker/quiet-debug.ts';
 import { Command, CommanderError } from 'commander';
 import { registerBrokerCommand } from './commands/broker.ts';
 import { registerPasswdCommand } from './commands/passwd.ts';

@@ -35,6 +35,8 @@ export interface HushBrokerOptions {
   dataDir?: string;
   tls?: { cert: string; key: string };
   extraArgs?: string[];
+  /** Extra environment for the broker process (e.g. DEBUG). */
+  env?: NodeJS.ProcessEnv;
   /** Reuse fixed ports (restart tests). */
   mqttPort?: number;
   wsPort?: number;
@@ -65,7 +67,7 @@ export async function startHushBroker(options: HushBrokerOptions = {}): Promise<
   let output = '';
   const child: ChildProcess = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, HUSH_LOG_LEVEL: process.env.HUSH_LOG_LEVEL ?? 'debug' },
+    env: { ...process.env, HUSH_LOG_LEVEL: process.env.HUSH_LOG_LEVEL ?? 'debug', ...options.env },
   });
   if (child.pid === undefined) throw new Error('hush broker did not start');
   const pid = child.pid;

@@ -89,6 +89,9 @@ describe('hush bench --smoke --json', () => {
     expectPositive(memory.hush, 'hush KB');
     expectPositive(memory.mosquitto, 'mosquitto KB');
     expectPositive(memory.connections, 'connections');
+    // Smoke runs read RSS once per step, 1 s after connecting: both figures are that reading.
+    expect(report.memory!.settle_s).toBe(0);
+    expect(report.memory!.ws_conn_kb_1s).toEqual({ hush: memory.hush, mosquitto: memory.mosquitto });
   });
 
   it('has crypto figures for every size and end-to-end figures', () => {
