@@ -59,19 +59,24 @@ export async function writePolicyFiles(
  * Starts `hush broker` as its own process. The DoS limits Mosquitto does not have are opened up (CONNECTs
  * per address: every benchmark client comes from 127.0.0.1; publishes per client: the token bucket still runs,
  * at a rate no client reaches; connection cap above the idle-connection test) — the ACL and password checks
- * are the ones `hush broker` always runs. HUSH_BENCH_NODE_ARGS adds Node flags (e.g. --cpu-prof) for profiling.
+ * are the ones `hush broker` always runs. HUSH_BENCH_NODE_ARGS adds Node flags (e.g. --cpu-prof) for profiling;
+ * `bin` runs another checkout's `bin/hush.js` (A/B comparisons).
  */
-export async function startHushBroker(files: PolicyFiles, processes: ProcessSet): Promise<BenchBroker> {
+export async function startHushBroker(
+  files: PolicyFiles,
+  processes: ProcessSet,
+  bin: string = HUSH_BIN,
+): Promise<BenchBroker> {
   const [tcpPort, wsPort] = [await freePort(), await freePort()];
   const nodeArgs = [
-    ...(await shebangNodeFlags(HUSH_BIN)),
+    ...(await shebangNodeFlags(bin)),
     ...(process.env.HUSH_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
   ];
   const child = processes.spawn(
     process.execPath,
     [
       ...nodeArgs,
-      HUSH_BIN,
+      bin,
       'broker',
       '--host',
       '127.0.0.1',
