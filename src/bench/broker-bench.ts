@@ -496,7 +496,16 @@ export async function runBrokerBench(options: {
       return m;
     });
 
-    if (p.memorySettleMs === 0) {
+    if (p.memorySettleMs > 0) {
+      const early = (name: BrokerName) => combine(memory[name]).ws_conn_kb_1s;
+      notes.push(
+        'Memory per idle connection: RSS read once settled (up to ' +
+          `${p.memorySettleMs / 1000} s per step). Read 1 s after each step instead, the slope is ` +
+          `${early('hush')} KB for Hush and ${early('mosquitto')} KB for Mosquitto: Hush's readings then ` +
+          'include the garbage of the connect burst, which V8 returns after 20–25 idle seconds, so that figure ' +
+          'swings from run to run.',
+      );
+    } else {
       notes.push(
         'Memory per idle connection: this run read RSS 1 s after each step of connections, before an idle Node ' +
           'process gives back the memory of a connect burst (V8 does that after 20–25 s). A full run also reads ' +

@@ -125,16 +125,10 @@ export function renderMarkdown(report: BenchReport): string {
     }
     if (report.memory) {
       const mem = report.memory.ws_conn_kb;
-      const early = report.memory.ws_conn_kb_1s;
       const when = report.memory.settle_s > 0 ? 'settled' : '1 s after connecting';
       out.push(
         `| memory per idle WebSocket connection (KB RSS ${when}, ${num(mem.connections, 0)} connections) | ${num(mem.hush, 2)} | ${num(mem.mosquitto, 2)} | ${ratio(mem.hush, mem.mosquitto)} |`,
       );
-      if (report.memory.settle_s > 0) {
-        out.push(
-          `| memory per idle WebSocket connection (KB RSS 1 s after connecting) | ${num(early.hush, 2)} | ${num(early.mosquitto, 2)} | ${ratio(early.hush, early.mosquitto)} |`,
-        );
-      }
     }
     out.push('');
   }

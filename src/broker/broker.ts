@@ -22,6 +22,7 @@ import { attachMqttWebSocket, listenWebSocket } from './listeners/ws.ts';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.ts';
 import { SessionClock } from './session-clock.ts';
 import { cacheEmitterMatches } from './topic-match-cache.ts';
+import { tuneV8ForBroker } from './v8-tuning.ts';
 import { coalesceWrites } from './write-coalescer.ts';
 
 /** The parts of mqtt-packet's parser (inside each Aedes client) the broker wraps. */
@@ -76,6 +77,7 @@ async function loadPolicyFiles(
 /** Starts the embedded broker; rejects (and leaves nothing running) when a file or option is refused. */
 export async function startBroker(input: BrokerOptions, logger?: Logger): Promise<RunningBroker> {
   const options = resolveBrokerOptions(input);
+  tuneV8ForBroker();
   const log = (logger ?? pino({ level: 'info' })).child({ component: 'broker' });
   const [acl, passwords] = await loadPolicyFiles(options);
   const tlsMaterial: TlsMaterial | undefined =
