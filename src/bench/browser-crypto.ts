@@ -6,13 +6,12 @@ import http from 'node:http';
 import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { CHROMIUM_PATH, launchChromium } from './chromium.ts';
 import type { SizeMeasurement } from './crypto.ts';
 import type { PageBench } from './browser-crypto-page.ts';
 import { CRYPTO_SIZES, type CryptoSize } from './types.ts';
 
-/** Debian's Chromium; the bench never downloads a browser. */
-const CHROMIUM = '/usr/bin/chromium';
 /** Longest one size may take in the page (1 MiB through CryptoJS is the slow one). */
 const SIZE_TIMEOUT_MS = 120_000;
 
@@ -74,26 +73,14 @@ export async function runBrowserCryptoBench(opts: {
   progress: (line: string) => void;
   timing: { batches: number; batchMs: number };
 }): Promise<BrowserCryptoResult> {
-  if (!existsSync(CHROMIUM)) {
-    return { browser: `not measured: ${CHROMIUM} not found`, provider: 'webcrypto' };
+  if (!existsSync(CHROMIUM_PATH)) {
+    return { browser: `not measured: ${CHROMIUM_PATH} not found`, provider: 'webcrypto' };
   }
   let server: http.Server | undefined;
   let browser: Browser | undefined;
   try {
     server = await serve(await bundlePage());
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
