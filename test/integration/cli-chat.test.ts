@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { askProfileHolder } from '../../src/cli/profile/ipc.ts';
 import { HUSH_BIN, runHush } from '../helpers/hush-broker.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -12,7 +12,13 @@ import { background, type Background } from '../helpers/background.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const hushInBackground = (args: string[]) => background(process.execPath, [HUSH_BIN, ...args]);
+/** Commands a test left in the background; afterEach stops them, so a failed test cannot hold profiles. */
+const started: { args: string[]; process: Background }[] = [];
+const hushInBackground = (args: string[]) => {
+  const child = background(process.execPath, [HUSH_BIN, ...args]);
+  started.push({ args, process: child });
+  return child;
+};
 
 /** Lines of a command's stdout, without the empty last one. */
 const lines = (text: string) => text.split('\n').filter((l) => l !== '');
@@ -105,6 +111,18 @@ describe('terminal profiles chatting through hush start', () => {
     url = `http://127.0.0.1:${port}`;
   });
 
+  afterEach(async (context) => {
+    const failed = context.task.result?.state === 'fail';
+    const left = started.splice(0);
+    if (failed) {
+      // What the listeners and the broker said: a flaky failure in CI is otherwise a bare timeout.
+      for (const { args, process: child } of left)
+        console.error(`hush ${args.join(' ')} (running: ${child.running()}):\n${child.stderr()}`);
+      console.error(`broker log, last 80 lines:\n${server.stderr().split('\n').slice(-80).join('\n')}`);
+    }
+    await Promise.all(left.map(({ process: child }) => child.stop()));
+  });
+
   afterAll(async () => {
     await server?.stop();
     await rm(dir, { recursive: true, force: true });
@@ -171,7 +189,16 @@ describe('terminal profiles chatting through hush start', () => {
 
   it('delivers alice → bob in order and exactly once, with alice’s sends handed over to her running listen', async () => {
     const aliceListen = hushInBackground(['listen', '--profile', profile('alice'), '--json']);
-    const bobListen = hushInBackground(['listen', '--profile', profile('bob'), '--json', '--count', '2']);
+    const bobListen = hushInBackground([
+      'listen',
+      '--profile',
+      profile('bob'),
+      '--json',
+      '--count',
+      '2',
+      '--timeout',
+      '40',
+    ]);
     try {
       const holder = await waitUntilHeld(profile('alice'));
       expect(holder).toBe(aliceListen.pid);
@@ -217,7 +244,15 @@ describe('terminal profiles chatting through hush start', () => {
   }, 60_000);
 
   it('delivers bob → alice the same way, printing `[chat] from: text` without --json', async () => {
-    const aliceListen = hushInBackground(['listen', '--profile', profile('alice'), '--count', '2']);
+    const aliceListen = hushInBackground([
+      'listen',
+      '--profile',
+      profile('alice'),
+      '--count',
+      '2',
+      '--timeout',
+      '40',
+    ]);
     try {
       await waitUntilHeld(profile('alice'));
       // Nobody holds bob's profile: each send takes it, connects, waits for the broker's ack and lets go.
@@ -296,7 +331,16 @@ describe('terminal profiles chatting through hush start', () => {
   }, 60_000);
 
   it('lets concurrent sends on one idle profile share a single connection, all acknowledged', async () => {
-    const bobListen = hushInBackground(['listen', '--profile', profile('bob'), '--json', '--count', '4']);
+    const bobListen = hushInBackground([
+      'listen',
+      '--profile',
+      profile('bob'),
+      '--json',
+      '--count',
+      '4',
+      '--timeout',
+      '40',
+    ]);
     try {
       await waitUntilHeld(profile('bob'));
       const texts = ['c1', 'c2', 'c3', 'c4'];
@@ -355,7 +399,16 @@ describe('terminal profiles chatting through hush start', () => {
           );
         await sleep(50);
       }
-      const bobListen = hushInBackground(['listen', '--profile', profile('bob'), '--json', '--count', '1']);
+      const bobListen = hushInBackground([
+        'listen',
+        '--profile',
+        profile('bob'),
+        '--json',
+        '--count',
+        '1',
+        '--timeout',
+        '40',
+      ]);
       await waitUntilHeld(profile('bob'));
       expect(
         (await runHush(['send', '--profile', profile('alice'), '--chat', chatId, 'top secret plan'])).code,
