@@ -74,6 +74,11 @@ export function coalesceWrites(stream: Duplex): void {
   // Shared functions, not closures: idle connections are most of a broker's memory.
   stream.write = coalescedWrite as Duplex['write'];
   stream.end = coalescedEnd as Duplex['end'];
+  // mqtt-packet corks a stream that has `cork` and uncorks it in a process.nextTick, once per packet: with the
+  // writes already held here that only costs a tick per packet (profiles after a connection storm: 3.5% of
+  // the broker's CPU). It checks `if (stream.cork)`, so an own property hides the method from it; nothing
+  // else in the broker corks.
+  (stream as { cork?: unknown }).cork = undefined;
 }
 
 /** The stream's own (inherited) write: every Duplex handed to Aedes gets it from its prototype chain. */
