@@ -6,7 +6,6 @@
 // First: replaces `debug` before Aedes loads mqtt-packet (see the file).
 import './quiet-debug.ts';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -22,6 +21,7 @@ import { attachMqttWebSocket, listenWebSocket } from './listeners/ws.ts';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.ts';
 import { SessionClock } from './session-clock.ts';
 import { cacheEmitterMatches } from './topic-match-cache.ts';
+import { ParserBufferList } from './parser-buffer-list.ts';
 import { tuneV8ForBroker } from './v8-tuning.ts';
 import { coalesceWrites } from './write-coalescer.ts';
 
@@ -31,12 +31,6 @@ interface MqttParser {
   settings: { cmd?: string; protocolVersion?: number; bridgeMode?: boolean };
   _list: unknown;
 }
-
-// mqtt-packet buffers partial packets in a `bl` BufferListStream, a full Duplex stream (two stream states
-// and their listeners, about 1 KB per connection) of which the parser uses only the BufferList methods
-// (append, consume, length, readUInt8, slice). The plain BufferList from the same `bl` has exactly those.
-const requireFromMqttPacket = createRequire(createRequire(import.meta.url).resolve('mqtt-packet'));
-const { BufferList } = requireFromMqttPacket('bl') as { BufferList: new () => unknown };
 
 /**
  * Publishes Aedes' emitter delivers at once (Aedes' default: 100). Past it, publishes wait in two plain arrays
@@ -154,7 +148,7 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
       request && ({ socket: { remoteAddress: request.socket.remoteAddress } } as http.IncomingMessage);
     const client = aedes.handle(stream, req) as Client & { _parser: MqttParser };
     const parser = client._parser;
-    parser._list = new BufferList();
+    parser._list = new ParserBufferList();
     const parse = parser.parse.bind(parser);
     // Checked before mqtt-packet buffers anything, see limits/packet-guard.ts.
     parser.parse = (buf: Buffer) => {
