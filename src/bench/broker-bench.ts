@@ -71,7 +71,8 @@ export const BROKER_PARAMS: Record<BenchMode, BrokerBenchParams> = {
     saturateMs: 6000,
     rateMs: 4000,
     offeredPerSecond: 5000,
-    rounds: 2,
+    // Three, so the median drops one disturbed round; single rounds move by ±15% on a shared machine.
+    rounds: 3,
     idleConnections: 10_000,
     memorySettleMs: 60_000,
     stormConnections: 5000,
@@ -552,7 +553,20 @@ export async function runBrokerBench(options: {
         hush,
         mosquitto,
         cpu_ratio: round2(hush.cpu_us_per_msg / mosquitto.cpu_us_per_msg),
+        cpu_rounds: {
+          hush: figures.hush.map((f) => f.cpu_us_per_msg),
+          mosquitto: figures.mosquitto.map((f) => f.cpu_us_per_msg),
+        },
       };
+      if (p.rounds > 1) {
+        const pairs = figures.hush.map(
+          (f, i) => `${f.cpu_us_per_msg}/${figures.mosquitto[i]?.cpu_us_per_msg ?? '?'}`,
+        );
+        notes.push(
+          `${WORKLOAD_LABEL[workload]}: CPU per message by round, Hush/Mosquitto µs: ${pairs.join(', ')} ` +
+            '(the table shows the medians).',
+        );
+      }
       for (const [name, f] of [
         ['hush', hush],
         ['mosquitto', mosquitto],
@@ -575,6 +589,7 @@ export async function runBrokerBench(options: {
       hush_cpu_us_per_msg: w.hush.cpu_us_per_msg,
       mosquitto_cpu_us_per_msg: w.mosquitto.cpu_us_per_msg,
       ratio: w.cpu_ratio,
+      rounds: w.cpu_rounds,
     });
     await brokers.hush.stop();
     await brokers.mosquitto.stop();

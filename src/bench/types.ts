@@ -49,6 +49,8 @@ export interface BrokerCpuComparison {
   mosquitto_cpu_us_per_msg: number;
   /** hush / mosquitto: below 1 means Hush used less CPU per delivered message. */
   ratio: number;
+  /** Each round's CPU per delivered message (µs), in run order; the figures above are their medians. */
+  rounds: Record<BrokerName, number[]>;
 }
 
 /** One broker's figures for one message workload (1:1 or fan-out). */
@@ -78,6 +80,8 @@ export interface BrokerWorkloadResult {
   mosquitto: BrokerWorkloadFigures;
   /** hush cpu_us_per_msg / mosquitto cpu_us_per_msg. */
   cpu_ratio: number;
+  /** Each round's CPU per delivered message (µs), in run order. */
+  cpu_rounds: Record<BrokerName, number[]>;
 }
 
 /** One broker's connection-storm figures. */

@@ -64,6 +64,8 @@ describe('hush bench --smoke --json', () => {
       expectPositive(c.hush_cpu_us_per_msg, `${transport} hush`);
       expectPositive(c.mosquitto_cpu_us_per_msg, `${transport} mosquitto`);
       expect(c.ratio).toBeCloseTo(c.hush_cpu_us_per_msg / c.mosquitto_cpu_us_per_msg, 1);
+      // Smoke mode runs one round: the headline figure is that round's.
+      expect(c.rounds).toEqual({ hush: [c.hush_cpu_us_per_msg], mosquitto: [c.mosquitto_cpu_us_per_msg] });
     }
     for (const workload of ['tcp', 'ws', 'fanout'] as const) {
       for (const name of ['hush', 'mosquitto'] as const) {
