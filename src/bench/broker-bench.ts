@@ -246,13 +246,14 @@ export class BrokerBench {
    */
   private async delivered(
     sent: number,
+    before: number,
   ): Promise<{ received: number; latencies: number[]; settledAt: number }> {
     let last = -1;
     let lastChange = Date.now();
     let settledAt = performance.now();
     for (;;) {
       const counts = await this.pool.askAll({ type: 'count' }, 'done', STEP_TIMEOUT_MS);
-      const received = counts.reduce((n, c) => n + c.received, 0);
+      const received = counts.reduce((n, c) => n + c.received, 0) - before;
       if (received !== last) {
         last = received;
         lastChange = Date.now();
@@ -266,18 +267,29 @@ export class BrokerBench {
     }
   }
 
+  /** Messages the generators have received so far (a running total; a phase is the difference of two). */
+  private async receivedSoFar(): Promise<number> {
+    const counts = await this.pool.askAll({ type: 'count' }, 'done', STEP_TIMEOUT_MS);
+    return counts.reduce((n, c) => n + c.received, 0);
+  }
+
   /** One broker, one message workload: CPU per message at saturation, then latency at a fixed load. */
   async messages(workload: Workload, broker: BenchBroker): Promise<BrokerWorkloadFigures> {
     await this.pool.askAll(this.setupRequests(workload, broker), 'ready', STEP_TIMEOUT_MS);
     try {
       // Warm-up: JIT compilation and buffer pools settle before anything is measured.
+      const beforeWarm = await this.receivedSoFar();
       const warm = await this.pool.askAll(
         { type: 'saturate', durationMs: this.p.warmupMs },
         'done',
         STEP_TIMEOUT_MS,
       );
-      await this.delivered(warm.reduce((n, r) => n + r.sent, 0));
+      await this.delivered(
+        warm.reduce((n, r) => n + r.sent, 0),
+        beforeWarm,
+      );
 
+      const beforeRun = await this.receivedSoFar();
       const meter = new CpuMeter([broker.pid, ...this.pool.pids]);
       const runs = await this.pool.askAll(
         { type: 'saturate', durationMs: this.p.saturateMs },
@@ -285,12 +297,13 @@ export class BrokerBench {
         STEP_TIMEOUT_MS,
       );
       const sent = runs.reduce((n, r) => n + r.sent, 0);
-      const { received, settledAt } = await this.delivered(sent);
+      const { received, settledAt } = await this.delivered(sent, beforeRun);
       const [brokerCpu = 0, ...generatorCpu] = meter.used();
       // Up to the last delivery: time spent waiting for messages a broker dropped is not throughput.
       const elapsed = meter.elapsed(settledAt);
 
       const senders = workload === 'fanout' ? 1 : this.pool.size;
+      const beforeRate = await this.receivedSoFar();
       const rateRuns = await this.pool.askAll(
         this.pool.pids.map((_, i) => ({
           type: 'rate' as const,
@@ -300,7 +313,10 @@ export class BrokerBench {
         'done',
         STEP_TIMEOUT_MS,
       );
-      const { latencies } = await this.delivered(rateRuns.reduce((n, r) => n + r.sent, 0));
+      const { latencies } = await this.delivered(
+        rateRuns.reduce((n, r) => n + r.sent, 0),
+        beforeRate,
+      );
       latencies.sort((a, b) => a - b);
 
       const brokerPct = (brokerCpu / elapsed) * 100;

@@ -34,7 +34,13 @@ interface Sender {
 let connections: Client[] = [];
 let senders: Sender[] = [];
 let window = 1;
+/**
+ * Messages received since the worker started, never reset: the parent counts a phase as the difference of two
+ * readings. Resetting it when a phase starts lost deliveries from other workers' senders that arrived before
+ * this worker heard of the phase (fan-out: one sender, receivers in every worker).
+ */
 let received = 0;
+/** Publishes sent in the current phase by this worker's senders (reset before they start). */
 let sent = 0;
 let recording = false;
 let latencies: number[] = [];
@@ -141,7 +147,6 @@ async function drained(): Promise<void> {
 
 async function saturate(durationMs: number): Promise<WorkerReply> {
   sent = 0;
-  received = 0;
   recording = false;
   saturating = true;
   for (const sender of senders) for (let i = sender.inflight; i < window; i++) publishNext(sender);
@@ -153,7 +158,6 @@ async function saturate(durationMs: number): Promise<WorkerReply> {
 
 async function rate(perSecond: number, durationMs: number): Promise<WorkerReply> {
   sent = 0;
-  received = 0;
   latencies = [];
   recording = true;
   if (senders.length > 0 && perSecond > 0) {
