@@ -70,24 +70,30 @@ describe('Hush broker with --data-dir', () => {
 });
 
 describe('Hush broker offline queues and session expiry', () => {
-  it('caps an offline queue, keeps the oldest messages and logs that newer ones were dropped', async () => {
-    const instance = await broker({ extraArgs: ['--max-queued-messages', '5'] });
-    const url = `mqtt://127.0.0.1:${instance.mqttPort}`;
-    await leaveInbox(url, 'capped');
-    await send(
-      url,
-      'chats/capped/messages',
-      Array.from({ length: 12 }, (_, i) => `m${i}`),
-    );
-    const capped = await connectClient(url, { clientId: 'capped', clean: false });
-    await settle(capped, 5);
-    expect(capped.received.map((m) => m.payload)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
-    await instance.waitForLog(/offline queue full/);
-    // After the queue drained, new messages flow again.
-    await send(url, 'chats/capped/messages', ['after']);
-    await sleep(200);
-    expect(capped.received.map((m) => m.payload)).toContain('after');
-    await capped.end();
+  // Both session stores: in memory (hush broker) and LevelDB (hush start, or --data-dir).
+  describe.each([
+    ['in memory', async () => ({})],
+    ['in LevelDB', async () => ({ dataDir: await dataDir() })],
+  ])('with sessions %s', (_store, storeOptions) => {
+    it('caps an offline queue, keeps the oldest messages and logs that newer ones were dropped', async () => {
+      const instance = await broker({ ...(await storeOptions()), extraArgs: ['--max-queued-messages', '5'] });
+      const url = `mqtt://127.0.0.1:${instance.mqttPort}`;
+      await leaveInbox(url, 'capped');
+      await send(
+        url,
+        'chats/capped/messages',
+        Array.from({ length: 12 }, (_, i) => `m${i}`),
+      );
+      const capped = await connectClient(url, { clientId: 'capped', clean: false });
+      await settle(capped, 5);
+      expect(capped.received.map((m) => m.payload)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+      await instance.waitForLog(/offline queue full/);
+      // After the queue drained, new messages flow again.
+      await send(url, 'chats/capped/messages', ['after']);
+      await sleep(200);
+      expect(capped.received.map((m) => m.payload)).toContain('after');
+      await capped.end();
+    });
   });
 
   it('does not store messages for a wildcard subscriber that may not read them', async () => {
