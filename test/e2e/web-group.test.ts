@@ -51,6 +51,20 @@ describe('groups, removal, verification and long histories in the web app', () =
     return p;
   }
 
+  /** Waits until `p` shows `text`; a timeout names the page and what its connection carried (a CI flake once). */
+  async function shows(p: Person, text: string): Promise<void> {
+    try {
+      await message(p, text).waitFor();
+    } catch (error) {
+      // allTextContents does not wait: a missing notice must not add another timeout.
+      const notice = (await p.page.locator('#notice').allTextContents()).join(' ') || 'none';
+      throw new Error(
+        `${p.name}'s page never showed "${text}" (${p.frames.length} WebSocket frames so far; page errors: ` +
+          `${p.errors.join('; ') || 'none'}; notice: ${notice}): ${(error as Error).message}`,
+      );
+    }
+  }
+
   async function send(p: Person, text: string): Promise<void> {
     secrets.push(text);
     await say(p, text);
@@ -116,7 +130,7 @@ describe('groups, removal, verification and long histories in the web app', () =
       await send(alice, 'Trail at nine, everyone?');
       await send(bob, 'Bob here: yes, nine works');
       await send(carol, 'Carol too — I bring the map');
-      for (const p of [alice, bob, carol]) for (const text of secrets) await message(p, text).waitFor();
+      for (const p of [alice, bob, carol]) for (const text of secrets) await shows(p, text);
       // Senders are named in a group, on every side (joiners learn the others' names).
       expect(await message(carol, 'Bob here').locator('.from').textContent()).toContain('Bob');
       expect(await message(bob, 'Carol too').locator('.from').textContent()).toContain('Carol');
