@@ -56,6 +56,15 @@ describe('terminal profiles chatting through hush start', () => {
   let chatId: string;
   let link: string;
 
+  /** `hush listen` arguments for a profile that waits for `count` messages, at most `timeoutS` seconds. */
+  const listenArgs = (name: string, count: number, timeoutS: number, { json = true } = {}) => [
+    'listen',
+    '--profile',
+    profile(name),
+    ...(json ? ['--json'] : []),
+    ...['--count', String(count), '--timeout', String(timeoutS)],
+  ];
+
   /** `hush device new` for a profile; remembers its client id. */
   async function newDevice(name: string): Promise<string> {
     const result = await runHush([
@@ -189,16 +198,7 @@ describe('terminal profiles chatting through hush start', () => {
 
   it('delivers alice → bob in order and exactly once, with alice’s sends handed over to her running listen', async () => {
     const aliceListen = hushInBackground(['listen', '--profile', profile('alice'), '--json']);
-    const bobListen = hushInBackground([
-      'listen',
-      '--profile',
-      profile('bob'),
-      '--json',
-      '--count',
-      '2',
-      '--timeout',
-      '40',
-    ]);
+    const bobListen = hushInBackground(listenArgs('bob', 2, 40));
     try {
       const holder = await waitUntilHeld(profile('alice'));
       expect(holder).toBe(aliceListen.pid);
@@ -244,15 +244,7 @@ describe('terminal profiles chatting through hush start', () => {
   }, 60_000);
 
   it('delivers bob → alice the same way, printing `[chat] from: text` without --json', async () => {
-    const aliceListen = hushInBackground([
-      'listen',
-      '--profile',
-      profile('alice'),
-      '--count',
-      '2',
-      '--timeout',
-      '40',
-    ]);
+    const aliceListen = hushInBackground(listenArgs('alice', 2, 40, { json: false }));
     try {
       await waitUntilHeld(profile('alice'));
       // Nobody holds bob's profile: each send takes it, connects, waits for the broker's ack and lets go.
@@ -281,16 +273,7 @@ describe('terminal profiles chatting through hush start', () => {
       const sent = await runHush(['send', '--profile', profile('alice'), '--chat', chatId, text]);
       expect(sent.code).toBe(0);
     }
-    const bob = await runHush([
-      'listen',
-      '--profile',
-      profile('bob'),
-      '--json',
-      '--count',
-      '3',
-      '--timeout',
-      '20',
-    ]);
+    const bob = await runHush(listenArgs('bob', 3, 20));
     expect(bob.code).toBe(0);
     expect(jsonLines(bob.stdout).map((m) => m.text)).toEqual(texts);
     const again = await runHush(['listen', '--profile', profile('bob'), '--json', '--timeout', '2']);
@@ -305,42 +288,15 @@ describe('terminal profiles chatting through hush start', () => {
     expect((await runHush(['send', '--profile', profile('bob'), '--chat', chatId, 'busy reply'])).code).toBe(
       0,
     );
-    const bob = await runHush([
-      'listen',
-      '--profile',
-      profile('bob'),
-      '--json',
-      '--count',
-      '1',
-      '--timeout',
-      '10',
-    ]);
+    const bob = await runHush(listenArgs('bob', 1, 10));
     expect(bob.code).toBe(0);
     expect(jsonLines(bob.stdout).map((m) => m.text)).toEqual(['while you were busy']);
-    const alice = await runHush([
-      'listen',
-      '--profile',
-      profile('alice'),
-      '--json',
-      '--count',
-      '1',
-      '--timeout',
-      '10',
-    ]);
+    const alice = await runHush(listenArgs('alice', 1, 10));
     expect(jsonLines(alice.stdout).map((m) => m.text)).toEqual(['busy reply']);
   }, 60_000);
 
   it('lets concurrent sends on one idle profile share a single connection, all acknowledged', async () => {
-    const bobListen = hushInBackground([
-      'listen',
-      '--profile',
-      profile('bob'),
-      '--json',
-      '--count',
-      '4',
-      '--timeout',
-      '40',
-    ]);
+    const bobListen = hushInBackground(listenArgs('bob', 4, 40));
     try {
       await waitUntilHeld(profile('bob'));
       const texts = ['c1', 'c2', 'c3', 'c4'];
@@ -399,16 +355,7 @@ describe('terminal profiles chatting through hush start', () => {
           );
         await sleep(50);
       }
-      const bobListen = hushInBackground([
-        'listen',
-        '--profile',
-        profile('bob'),
-        '--json',
-        '--count',
-        '1',
-        '--timeout',
-        '40',
-      ]);
+      const bobListen = hushInBackground(listenArgs('bob', 1, 40));
       await waitUntilHeld(profile('bob'));
       expect(
         (await runHush(['send', '--profile', profile('alice'), '--chat', chatId, 'top secret plan'])).code,
