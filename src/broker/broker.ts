@@ -15,6 +15,7 @@ import { loadAclFile, type AclFile } from './acl/index.ts';
 import { loadPasswordFile, type PasswordTable } from './passwd/index.ts';
 import { AccessControl } from './access.ts';
 import { createPersistence, dropSession } from './persistence.ts';
+import { deliverEachMessageOnce, type DeliveringClient } from './deliver-once.ts';
 import { PacketSizeGuard } from './limits/packet-guard.ts';
 import { listenTcp, type TlsMaterial } from './listeners/tcp.ts';
 import { attachMqttWebSocket, listenWebSocket } from './listeners/ws.ts';
@@ -106,12 +107,17 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
   });
   const clock = await SessionClock.open(options.dataDir);
 
+  const preConnect: typeof access.preConnect = (client, packet, done) => {
+    // The first hook Aedes calls for a connection, before any subscription captures its deliver functions.
+    if (ref.aedes) deliverEachMessageOnce(client as unknown as DeliveringClient, ref.aedes.id);
+    access.preConnect(client, packet, done);
+  };
   const aedes = await Aedes.createBroker({
     persistence: store.persistence,
     connectTimeout: options.limits.connectTimeoutMs,
     concurrency: EMITTER_CONCURRENCY,
     maxTopicLevels: Math.min(100, options.limits.maxTopicLevels),
-    preConnect: access.preConnect as never,
+    preConnect: preConnect as never,
     authenticate: access.authenticate,
     authorizePublish: access.authorizePublish,
     authorizeSubscribe: access.authorizeSubscribe,
