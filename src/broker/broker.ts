@@ -21,6 +21,7 @@ import { listenTcp, type TlsMaterial } from './listeners/tcp.ts';
 import { attachMqttWebSocket, listenWebSocket } from './listeners/ws.ts';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.ts';
 import { SessionClock } from './session-clock.ts';
+import { cacheEmitterMatches } from './topic-match-cache.ts';
 import { ParserBufferList } from './parser-buffer-list.ts';
 import { tuneV8ForBroker } from './v8-tuning.ts';
 import { coalesceWrites } from './write-coalescer.ts';
@@ -124,8 +125,7 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
     authorizeForward: access.authorizeForward,
   });
   ref.aedes = aedes;
-  // cacheEmitterMatches (topic-match-cache.ts) is not applied: since it went in, CI has three times seen a
-  // live recipient miss a message on `hush start`, cause not found. It stays off until a stress test clears it.
+  cacheEmitterMatches((aedes as Aedes & { mq?: unknown }).mq);
 
   aedes.on('clientReady', (client) => {
     clock.connected(client.id);

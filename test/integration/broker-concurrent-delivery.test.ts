@@ -82,4 +82,72 @@ describe('Hush broker: messages from concurrent senders to one live persistent s
     await settle(reader, 20);
     expect(reader.received.map((r) => r.payload)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
   });
+
+  it(
+    'while sessions reconnect and new ones subscribe, every message to a subscribed inbox arrives',
+    { timeout: 60_000 },
+    async () => {
+      // The subscription matches Aedes makes per PUBLISH are cached until subscriptions change
+      // (topic-match-cache.ts): this churns them between bursts of publishes and checks nothing goes astray.
+      const dir = await mkdtemp(path.join(tmpdir(), 'hush-data-'));
+      dirs.push(dir);
+      const broker = await startHushBroker({ acl: SEED_ACL, dataDir: dir });
+      started.push(broker);
+      const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+      const readers = new Map<string, TestClient>();
+      const expected = new Map<string, string[]>();
+      // Each reader's connections. Their `received` lists fill from the first packet on: the queued
+      // messages arrive right behind the CONNACK, before a handler added after `connect` would see them.
+      const connections = new Map<string, TestClient[]>();
+      const got = (id: string) => connections.get(id)!.flatMap((c) => c.received.map((r) => r.payload));
+      const join = async (id: string) => {
+        const reader = await connectClient(url, { clientId: id, clean: false });
+        clients.push(reader);
+        connections.get(id)!.push(reader);
+        await reader.client.subscribeAsync(`chats/${id}/messages`, { qos: 1 });
+        readers.set(id, reader);
+      };
+      const writers: TestClient[] = [];
+      for (let s = 0; s < 3; s++) {
+        const writer = await connectClient(url, { clientId: `writer${s}` });
+        clients.push(writer);
+        writers.push(writer);
+      }
+      const publishTo = (ids: string[], round: number) =>
+        Promise.all(
+          ids.flatMap((id) =>
+            writers.map((writer, s) => {
+              const text = `r${round}-w${s}-${id}`;
+              expected.get(id)!.push(text);
+              return writer.client.publishAsync(`chats/${id}/messages`, text, { qos: 1 });
+            }),
+          ),
+        );
+      for (let round = 0; round < 25; round++) {
+        const established = [...readers.keys()];
+        const newcomer = `reader${round}`;
+        connections.set(newcomer, []);
+        expected.set(newcomer, []);
+        const churn: Promise<void>[] = [join(newcomer)];
+        if (round > 2) {
+          // An older reader drops and comes back on its persistent session while messages to it are in
+          // flight: each one reaches it live or from its queue.
+          const back = `reader${round - 3}`;
+          churn.push(
+            readers
+              .get(back)!
+              .end()
+              .then(() => join(back)),
+          );
+        }
+        await Promise.all([...churn, publishTo(established, round)]);
+        // The newcomer's messages go out once its SUBACK is in.
+        await publishTo([newcomer], round);
+      }
+      const deadline = Date.now() + 15_000;
+      const missing = () => [...expected].flatMap(([id, texts]) => texts.filter((t) => !got(id).includes(t)));
+      while (missing().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(missing()).toEqual([]);
+    },
+  );
 });
