@@ -25,47 +25,56 @@ afterEach(async () => {
  */
 describe('Hush broker: messages from concurrent senders to one live persistent session', () => {
   for (const store of ['memory', 'LevelDB'] as const) {
-    it(`all arrive, exactly once each (${store} sessions)`, { timeout: 60_000 }, async () => {
-      const options: Parameters<typeof startHushBroker>[0] = { acl: SEED_ACL };
-      if (store === 'LevelDB') {
-        const dir = await mkdtemp(path.join(tmpdir(), 'hush-data-'));
-        dirs.push(dir);
-        options.dataDir = dir;
-      }
-      const broker = await startHushBroker(options);
-      started.push(broker);
-      const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
-      const reader = await connectClient(url, { clientId: 'reader', clean: false });
-      clients.push(reader);
-      await reader.client.subscribeAsync('chats/reader/messages', { qos: 1 });
+    it(
+      `all arrive, exactly once each and in each sender's order (${store} sessions)`,
+      { timeout: 60_000 },
+      async () => {
+        const options: Parameters<typeof startHushBroker>[0] = { acl: SEED_ACL };
+        if (store === 'LevelDB') {
+          const dir = await mkdtemp(path.join(tmpdir(), 'hush-data-'));
+          dirs.push(dir);
+          options.dataDir = dir;
+        }
+        const broker = await startHushBroker(options);
+        started.push(broker);
+        const url = `mqtt://127.0.0.1:${broker.mqttPort}`;
+        const reader = await connectClient(url, { clientId: 'reader', clean: false });
+        clients.push(reader);
+        await reader.client.subscribeAsync('chats/reader/messages', { qos: 1 });
 
-      const senders = 6;
-      const each = 150;
-      const writers: TestClient[] = [];
-      for (let s = 0; s < senders; s++) {
-        const writer = await connectClient(url, { clientId: `writer${s}` });
-        clients.push(writer);
-        writers.push(writer);
-      }
-      // Every sender's messages in flight at once, interleaved with the others'.
-      await Promise.all(
-        writers.map((writer, s) =>
-          Promise.all(
-            Array.from({ length: each }, (_, i) =>
-              writer.client.publishAsync('chats/reader/messages', `s${s}-${i}`, { qos: 1 }),
+        const senders = 6;
+        const each = 150;
+        const writers: TestClient[] = [];
+        for (let s = 0; s < senders; s++) {
+          const writer = await connectClient(url, { clientId: `writer${s}` });
+          clients.push(writer);
+          writers.push(writer);
+        }
+        // Every sender's messages in flight at once, interleaved with the others'.
+        await Promise.all(
+          writers.map((writer, s) =>
+            Promise.all(
+              Array.from({ length: each }, (_, i) =>
+                writer.client.publishAsync('chats/reader/messages', `s${s}-${i}`, { qos: 1 }),
+              ),
             ),
           ),
-        ),
-      );
-      await settle(reader, senders * each, 20_000);
+        );
+        await settle(reader, senders * each, 20_000);
 
-      const got = reader.received.map((r) => r.payload);
-      const missing: string[] = [];
-      for (let s = 0; s < senders; s++)
-        for (let i = 0; i < each; i++) if (!got.includes(`s${s}-${i}`)) missing.push(`s${s}-${i}`);
-      expect(missing, `${missing.length} of ${senders * each} never arrived`).toEqual([]);
-      expect(got.length).toBe(senders * each);
-    });
+        const got = reader.received.map((r) => r.payload);
+        const missing: string[] = [];
+        for (let s = 0; s < senders; s++)
+          for (let i = 0; i < each; i++) if (!got.includes(`s${s}-${i}`)) missing.push(`s${s}-${i}`);
+        expect(missing, `${missing.length} of ${senders * each} never arrived`).toEqual([]);
+        expect(got.length).toBe(senders * each);
+        // MQTT 3.1.1 §4.6: each sender's messages arrive in the order it sent them.
+        for (let s = 0; s < senders; s++) {
+          const order = got.filter((p) => p.startsWith(`s${s}-`));
+          expect(order, `sender ${s}`).toEqual(Array.from({ length: each }, (_, i) => `s${s}-${i}`));
+        }
+      },
+    );
   }
 
   it("a message matching several of a live client's filters is sent to it once", async () => {
