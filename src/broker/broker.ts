@@ -22,7 +22,7 @@ import { attachMqttWebSocket, listenWebSocket } from './listeners/ws.ts';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.ts';
 import { SessionClock } from './session-clock.ts';
 import { cacheEmitterMatches } from './topic-match-cache.ts';
-import { orderPublishesPerClient, type Publisher } from './ordered-publish.ts';
+import { orderPublishesPerClient, type OrderedBroker } from './ordered-publish.ts';
 import { ParserBufferList } from './parser-buffer-list.ts';
 import { tuneV8ForBroker } from './v8-tuning.ts';
 import { coalesceWrites } from './write-coalescer.ts';
@@ -127,7 +127,7 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
   });
   ref.aedes = aedes;
   cacheEmitterMatches((aedes as Aedes & { mq?: unknown }).mq);
-  orderPublishesPerClient(aedes as unknown as Publisher);
+  orderPublishesPerClient(aedes as unknown as OrderedBroker);
 
   aedes.on('clientReady', (client) => {
     clock.connected(client.id);

@@ -117,12 +117,13 @@ export async function createPersistence(
     return admitted.length > 0 ? enqueueCombi(admitted, packet) : DONE;
   };
   const update = persistence.outgoingUpdate as (client: { id: string }, packet: PacketLike) => Promise<void>;
-  persistence.outgoingUpdate = (client: { id: string }, packet: PacketLike) =>
+  const tolerantUpdate = (client: { id: string }, packet: PacketLike) =>
     update.call(persistence, client, packet).catch((error: Error) => {
       // A message the queue policy did not store (full queue) is still delivered to a connected client;
       // Aedes would otherwise drop the whole connection over the missing copy.
       if (error.message !== 'no such packet') throw error;
     });
+  persistence.outgoingUpdate = db ? inClientOrder(tolerantUpdate) : tolerantUpdate;
   persistence.outgoingClearMessageId = (client, packet) =>
     clear(client, packet).then((removed) => {
       if (removed) {
@@ -139,6 +140,33 @@ export async function createPersistence(
     async close() {
       if (db) await db.close();
     },
+  };
+}
+
+/**
+ * Runs `step` for one client at a time, each call after the previous one for that client settled. Aedes sends a
+ * QoS 1 message to a persistent session when its `outgoingUpdate` (the message id written to the store)
+ * resolves; LevelDB's reads and writes run on libuv's thread pool and may finish out of order, which would
+ * send a publisher's messages out of order (ordered-publish.ts). The in-memory store resolves in call order.
+ */
+function inClientOrder(
+  step: (client: { id: string }, packet: PacketLike) => Promise<void>,
+): (client: { id: string }, packet: PacketLike) => Promise<void> {
+  const last = new Map<string, Promise<void>>();
+  return (client, packet) => {
+    const before = last.get(client.id);
+    const mine = before
+      ? before.then(
+          () => step(client, packet),
+          () => step(client, packet),
+        )
+      : step(client, packet);
+    last.set(client.id, mine);
+    const forget = () => {
+      if (last.get(client.id) === mine) last.delete(client.id);
+    };
+    mine.then(forget, forget);
+    return mine;
   };
 }
 
