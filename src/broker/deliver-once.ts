@@ -9,15 +9,13 @@
  * earlier one away for good: a live recipient silently lost messages (LevelDB sessions lost several in a
  * thousand in test/integration/broker-concurrent-delivery.test.ts; CI saw chat messages that never arrived).
  *
- * The duplicates the filter exists for are exact repeats of one number: one PUBLISH matching two subscriptions
- * of the client, and a stored message replayed at reconnect that the same connection also got live. So this
- * remembers the exact numbers sent on the connection (the most recent ones) and lets Aedes' filter pass
- * everything. Aedes offers no option for this; its filter is a module function, so it is disarmed through the
- * per-client table it reads.
+ * What the filter is for: one PUBLISH matching several subscriptions of the client. The emitter hands it to
+ * each of them in one synchronous loop, so those repeats reach the client back to back, and comparing with the
+ * last number sent on the connection catches exactly them. (Retained messages carry no number, and a queue
+ * replayed at reconnect is written without passing any filter, in Aedes as here.) Aedes offers no option for
+ * this; its filter is a module function, so it is disarmed through the per-client table it reads, and this
+ * check runs in front of the client's deliver functions.
  */
-
-/** Numbers remembered per connection: repeats arrive within moments of each other, not thousands apart. */
-const REMEMBERED = 1024;
 
 type Deliver = (packet: DeliveredPacket, done: () => void) => void;
 
@@ -33,34 +31,46 @@ export interface DeliveringClient {
   duplicates: Record<string, number>;
   deliver0: Deliver;
   deliverQoS: Deliver;
+  /** The last number sent on this connection. */
+  hushLast?: number;
+}
+
+/** Aedes' per-client filter table, replaced by one shared table that lets everything from `brokerId` pass. */
+const passEverything = new Map<string, Record<string, number>>();
+
+function sharedTable(brokerId: string): Record<string, number> {
+  let table = passEverything.get(brokerId);
+  if (!table) {
+    table = Object.create(null) as Record<string, number>;
+    // Aedes' filter compares `(duplicates[brokerId] || 0) < counter` and then stores the counter: always 0 here.
+    Object.defineProperty(table, brokerId, { get: () => 0, set: () => undefined });
+    passEverything.set(brokerId, table);
+  }
+  return table;
+}
+
+/** Remembers `packet` as the last one sent on `client`; false if it was that one already. */
+function firstTime(client: DeliveringClient, packet: DeliveredPacket, brokerId: string): boolean {
+  const counter = packet.brokerCounter;
+  // Packets from elsewhere (another broker's id) still meet Aedes' own filter; Hush runs one broker.
+  if (packet.brokerId !== brokerId || counter === undefined) return true;
+  if (counter === client.hushLast) return false;
+  client.hushLast = counter;
+  return true;
 }
 
 /** Replaces Aedes' highest-number duplicate filter on `client` with an exact one; call before it subscribes. */
 export function deliverEachMessageOnce(client: DeliveringClient, brokerId: string): void {
-  // Aedes' filter compares `(duplicates[brokerId] || 0) < counter` and then stores the counter: always 0 here.
-  Object.defineProperty(client.duplicates, brokerId, {
-    get: () => 0,
-    set: () => undefined,
-    configurable: true,
-  });
-  let sent: Set<number> | undefined;
-  const firstTime = (packet: DeliveredPacket): boolean => {
-    const counter = packet.brokerCounter;
-    // Packets from elsewhere (another broker's id) still meet Aedes' own filter; Hush runs one broker.
-    if (packet.brokerId !== brokerId || counter === undefined) return true;
-    sent ??= new Set();
-    if (sent.has(counter)) return false;
-    sent.add(counter);
-    if (sent.size > REMEMBERED) sent.delete(sent.values().next().value as number);
-    return true;
-  };
+  // Shared, so an idle connection costs no more than before (`hush bench` counts memory per connection).
+  client.duplicates = sharedTable(brokerId);
   const deliver0 = client.deliver0;
   const deliverQoS = client.deliverQoS;
   // A repeat is not sent and its stored copy is kept: the first delivery's PUBACK removes it.
-  client.deliver0 = (packet, done) => (firstTime(packet) ? deliver0(packet, done) : setImmediate(done));
+  client.deliver0 = (packet, done) =>
+    firstTime(client, packet, brokerId) ? deliver0(packet, done) : setImmediate(done);
   client.deliverQoS = (packet, done) => {
     if (packet.qos === 0) client.deliver0(packet, done);
-    else if (firstTime(packet)) deliverQoS(packet, done);
+    else if (firstTime(client, packet, brokerId)) deliverQoS(packet, done);
     else setImmediate(done);
   };
 }
