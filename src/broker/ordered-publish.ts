@@ -10,11 +10,12 @@
  * could overtake the first: with LevelDB sessions test/integration/broker-durable.test.ts saw live5 arrive
  * before live4. Neither Aedes nor its persistence has a switch for this.
  *
- * So a connection's publishes are chained here, but only up to the emitter: the next one starts once the one
- * before it has been stored and emitted. From there on order holds by itself (the emitter queues in order and
- * each delivery starts with a setImmediate; persistence.ts keeps LevelDB's per-client updates in order).
- * Waiting for the whole delivery instead doubled the broker's CPU per message (`scripts/bench-ab.ts`): every
- * connection then published one message per event-loop turn, and writes stopped sharing system calls.
+ * So each connection's publishes are numbered here as they arrive, and the emitter takes them in that order: one
+ * that reaches it early waits (held, not re-run) until the ones before it were emitted or failed. The stores
+ * still work on several at once. From the emitter on, order holds by itself (it queues in order and each
+ * delivery starts with a setImmediate; persistence.ts keeps LevelDB's per-client updates in order).
+ * Chaining whole publishes instead (the next starting when the previous was emitted) cost 20–30% more CPU per
+ * message under load (`scripts/bench-ab.ts`): fewer messages per event-loop turn shared each write.
  */
 
 type Done = (error?: Error | null) => void;
@@ -27,26 +28,54 @@ export interface OrderedBroker {
   mq: { emit(packet: { brokerCounter?: number }, done?: Done): unknown };
 }
 
-/** Makes `broker.publish` start one client's publishes in call order, each after the previous was emitted. */
+/** Per-client state, kept on the Aedes client object (cheaper than a map lookup per publish). */
+interface Sequencing {
+  /** The number the client's next publish gets. */
+  hushSeq?: number;
+  /** The number the emitter takes next from this client. */
+  hushNextEmit?: number;
+  /** Publishes that reached the emitter early (their emit) or ended without reaching it (null), by number. */
+  hushHeld?: Map<number, (() => void) | null>;
+}
+
+/** One publish on its way to the emitter. */
+interface Tag {
+  client: Sequencing;
+  seq: number;
+  emitted: boolean;
+}
+
+/** Lets the client's publishes that were waiting for `client.hushNextEmit` go, in order. */
+function advance(client: Sequencing): void {
+  let next = (client.hushNextEmit ?? 0) + 1;
+  const held = client.hushHeld;
+  while (held !== undefined && held.has(next)) {
+    const emit = held.get(next);
+    held.delete(next);
+    emit?.();
+    next++;
+  }
+  client.hushNextEmit = next;
+}
+
+/** Makes the emitter take each client's publishes in the order `broker.publish` was called for them. */
 export function orderPublishesPerClient(broker: OrderedBroker): void {
   const publish = broker.publish.bind(broker);
   const emit = broker.mq.emit.bind(broker.mq);
-  // Publishes waiting behind the one in flight, per client; absent when the client has none in flight.
-  const waiting = new WeakMap<object, Array<() => void>>();
-  // Packet number → what to run when that packet is emitted (or fails before it).
-  const onEmit = new Map<number, () => void>();
+  // Packet number (aedes-packet's brokerCounter) → its publish, until it reaches the emitter.
+  const pending = new Map<number, Tag>();
 
   broker.mq.emit = (packet, done) => {
-    const result = emit(packet, done);
-    const counter = packet.brokerCounter;
-    if (counter !== undefined) {
-      const release = onEmit.get(counter);
-      if (release) {
-        onEmit.delete(counter);
-        release();
-      }
-    }
-    return result;
+    const tag = packet.brokerCounter === undefined ? undefined : pending.get(packet.brokerCounter);
+    if (tag === undefined) return emit(packet, done);
+    pending.delete(packet.brokerCounter!);
+    tag.emitted = true;
+    const client = tag.client;
+    if (tag.seq === (client.hushNextEmit ?? 0)) {
+      emit(packet, done);
+      advance(client);
+    } else (client.hushHeld ??= new Map()).set(tag.seq, () => emit(packet, done));
+    return broker.mq;
   };
 
   broker.publish = (packet, client, done) => {
@@ -54,32 +83,25 @@ export function orderPublishesPerClient(broker: OrderedBroker): void {
       publish(packet, client, done);
       return;
     }
-    const run = () => {
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        const next = waiting.get(client)?.shift();
-        if (next) next();
-        else waiting.delete(client);
-      };
-      // Aedes numbers the packet synchronously inside publish(), and may emit it synchronously (QoS 0):
-      // register under the number it is about to get.
-      const counter = broker.counter + 1;
-      onEmit.set(counter, release);
-      publish(packet, client, (error) => {
-        onEmit.delete(counter);
-        release();
-        done?.(error);
-      });
-      // Refused before it was numbered (too many topic levels): only its callback releases the next one.
-      if (broker.counter !== counter) onEmit.delete(counter);
-    };
-    const queue = waiting.get(client);
-    if (queue) queue.push(run);
-    else {
-      waiting.set(client, []);
-      run();
-    }
+    const sequencing = client as Sequencing;
+    const seq = sequencing.hushSeq ?? 0;
+    sequencing.hushSeq = seq + 1;
+    const tag: Tag = { client: sequencing, seq, emitted: false };
+    // Aedes numbers the packet synchronously inside publish(), and may emit it synchronously (QoS 0):
+    // register under the number it is about to get.
+    const counter = broker.counter + 1;
+    pending.set(counter, tag);
+    publish(packet, client, (error) => {
+      if (!tag.emitted) {
+        // Ended before the emitter (refused, or the store failed): the ones behind it need not wait.
+        tag.emitted = true;
+        if (pending.get(counter) === tag) pending.delete(counter);
+        if (seq === (sequencing.hushNextEmit ?? 0)) advance(sequencing);
+        else (sequencing.hushHeld ??= new Map()).set(seq, null);
+      }
+      done?.(error);
+    });
+    // Refused before it was numbered (too many topic levels): the number is not its own.
+    if (broker.counter !== counter && pending.get(counter) === tag) pending.delete(counter);
   };
 }
