@@ -234,8 +234,15 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
     return expired.length;
   };
   const sweepEvery = Math.min(60_000, options.limits.sessionExpirySeconds * 100);
+  let sweeping = false;
   const sweepTimer = setInterval(() => {
-    expireSessions().catch((error: Error) => log.error({ reason: error.message }, 'session expiry failed'));
+    // A sweep that outlasts the interval (a slow disk, many sessions) must not be joined by a second one
+    // dropping the same sessions again.
+    if (sweeping) return;
+    sweeping = true;
+    expireSessions()
+      .catch((error: Error) => log.error({ reason: error.message }, 'session expiry failed'))
+      .finally(() => (sweeping = false));
   }, sweepEvery);
   sweepTimer.unref();
 
