@@ -172,6 +172,25 @@ export function waitForMessage(client: TestClient, topic: string, payload: strin
   );
 }
 
+/**
+ * Waits until `client` has received nothing new for `quietMs` (at most `maxMs`). Only for what no marker can
+ * order: Aedes sends the retained messages of a SUBSCRIBE from a store stream after the SUBACK, and a marker
+ * the subscriber publishes then can overtake them on a busy machine (CI saw it once); Mosquitto sends them with
+ * the SUBACK.
+ */
+export async function settleQuiet(client: TestClient, quietMs = 200, maxMs = 3000): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  let count = client.received.length;
+  let quietSince = Date.now();
+  while (Date.now() < deadline && Date.now() - quietSince < quietMs) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    if (client.received.length !== count) {
+      count = client.received.length;
+      quietSince = Date.now();
+    }
+  }
+}
+
 /** How one delivery is written in a delivery map: `topic ⟨payload⟩`, with ` [retained]` when flagged. */
 export const deliveryKey = (m: Received, withRetain = false) =>
   `${m.topic} ⟨${m.payload}⟩${withRetain && m.retain ? ' [retained]' : ''}`;

@@ -21,6 +21,7 @@ import {
   onBoth,
   startBrokerPair,
   subscribe,
+  settleQuiet,
   waitForMessage,
   type BrokerName,
   type BrokerPair,
@@ -275,12 +276,13 @@ describe('Hush delivers what Mosquitto 2.0.11 delivers for the same aclfile and 
 
           const clients = await Promise.all(subscribers.map((id) => broker.connect(id, { clientId: id })));
           await Promise.all(clients.map((c) => subscribe(c, filters)));
-          // Retained messages are sent right after SUBACK; a marker the subscriber publishes afterwards
-          // arrives after them.
+          // Retained messages follow the SUBACK; a marker the subscriber publishes afterwards usually arrives
+          // after them, and a quiet spell covers the rest (see settleQuiet).
           await Promise.all(
             clients.map(async (c, i) => {
               await c.client.publishAsync('$zz/m', `end|${subscribers[i]}`, { qos: 1 });
               await waitForMessage(c, '$zz/m', `end|${subscribers[i]}`, `${subscribers[i]} (${broker.name})`);
+              await settleQuiet(c);
             }),
           );
           return deliveryMap(broker, subscribers, { keep: (m) => !isMarker(m), withRetain: true });
@@ -339,6 +341,7 @@ describe('Hush delivers what Mosquitto 2.0.11 delivers for the same aclfile and 
           await subscribe(late, filters);
           await late.client.publishAsync('$zz/m', 'end|late', { qos: 1 });
           await waitForMessage(late, '$zz/m', 'end|late', `late (${broker.name})`);
+          await settleQuiet(late);
           return deliveryMap(broker, observers, {
             keep: (m) => !isMarker(m) && m.payload !== 'will of control',
             withRetain: true,
@@ -576,6 +579,7 @@ async function runCase(c: Case, pair: BrokerPair, names: string[]) {
         await subscribe(client, c.clients[k]!.filters);
         await client.client.publishAsync(MARKER, `end|retained|${k}`, { qos: 1 });
         await waitForMessage(client, MARKER, `end|retained|${k}`, `${names[k]} (${broker.name})`);
+        await settleQuiet(client);
       }),
     );
 
