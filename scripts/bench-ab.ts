@@ -8,13 +8,10 @@
  *   npx tsx scripts/bench-ab.ts --base ../hush-before/bin/hush.js [--workload ws|tcp|fanout] [--rounds 6]
  *       [--idle 10000] [--new-node-args "--some-v8-flag"]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BROKER_PARAMS, BrokerBench } from '../src/bench/broker-bench.ts';
-import { startHushBroker, writePolicyFiles, type BenchBroker } from '../src/bench/brokers.ts';
-import { ProcessSet, WorkerPool } from '../src/bench/processes.ts';
+import { BROKER_PARAMS } from '../src/bench/broker-bench.ts';
+import { startHushBroker, type BenchBroker } from '../src/bench/brokers.ts';
+import { withBenchHarness } from './bench-harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,12 +32,7 @@ const params = { ...BROKER_PARAMS.quick, saturateMs: 3000, idleConnections: idle
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1] as number;
 
-const processes = new ProcessSet();
-const dir = await mkdtemp(path.join(os.tmpdir(), 'hush-bench-ab-'));
-try {
-  const pool = await WorkerPool.start(params.workers, processes);
-  const bench = new BrokerBench(params, pool);
-  const files = await writePolicyFiles(dir, bench.allAccounts(), 'bench-password-1');
+await withBenchHarness('bench-ab', params, async ({ processes, bench, files }) => {
   const base = await startHushBroker(files, processes, values.base);
   process.env.HUSH_BENCH_NODE_ARGS = values['new-node-args'];
   const next = await startHushBroker(files, processes);
@@ -65,7 +57,4 @@ try {
   console.log(`median CPU per message: base ${b} µs, new ${n} µs, new/base ${(n / b).toFixed(3)}`);
   await base.stop();
   await next.stop();
-} finally {
-  await processes.stopAll();
-  await rm(dir, { recursive: true, force: true });
-}
+});

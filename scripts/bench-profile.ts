@@ -8,13 +8,10 @@
  * The profile is written when the broker stops; the last round's saturation phase ends about one second
  * before the profile does (a short fixed-rate phase follows it).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BROKER_PARAMS, BrokerBench } from '../src/bench/broker-bench.ts';
-import { startHushBroker, writePolicyFiles } from '../src/bench/brokers.ts';
-import { ProcessSet, WorkerPool } from '../src/bench/processes.ts';
+import { BROKER_PARAMS } from '../src/bench/broker-bench.ts';
+import { startHushBroker } from '../src/bench/brokers.ts';
+import { withBenchHarness } from './bench-harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,19 +30,11 @@ const params = {
   memorySettleMs: 0,
 };
 
-const processes = new ProcessSet();
-const dir = await mkdtemp(path.join(os.tmpdir(), 'hush-bench-profile-'));
-try {
-  const pool = await WorkerPool.start(params.workers, processes);
-  const bench = new BrokerBench(params, pool);
-  const files = await writePolicyFiles(dir, bench.allAccounts(), 'bench-password-1');
+await withBenchHarness('bench-profile', params, async ({ processes, bench, files }) => {
   const broker = await startHushBroker(files, processes);
   for (let round = 0; round < Number(values.rounds); round++) {
     const f = await bench.messages(workload, broker);
     console.log(`${workload}: ${f.cpu_us_per_msg} µs CPU/msg, ${f.saturation_msgs_per_s} msg/s`);
   }
   await broker.stop();
-} finally {
-  await processes.stopAll();
-  await rm(dir, { recursive: true, force: true });
-}
+});
