@@ -83,8 +83,12 @@ export interface StoredMessage {
   from: string;
   text: string;
   ts: number;
-  /** For own messages: sending → sent (broker acknowledged) → delivered → read. Notices are 'received'. */
-  state: 'sending' | 'sent' | 'delivered' | 'read' | 'received';
+  /**
+   * For own messages: sending → sent (broker acknowledged) → delivered → read. 'undelivered': a recipient never got
+   * it — it receipted a later message of this device first, or none within the bound (OpenOptions
+   * undeliveredAfterMs) — until a late receipt moves it to delivered. Notices are 'received'.
+   */
+  state: 'sending' | 'sent' | 'undelivered' | 'delivered' | 'read' | 'received';
   /** For received texts; own messages and notices: undefined. */
   protection?: Protection;
   /** For received texts: the sender's contact state when it arrived (see SenderTrust). */
@@ -111,6 +115,11 @@ export type WarningCode =
   | 'unknown-version'
   | 'legacy'
   | 'queue-gap'
+  /**
+   * The broker dropped messages for this device while it was offline because its queue was full (`count` says how
+   * many; the embedded broker tells, Mosquitto does not), or it sent a malformed notice about it (no `count`).
+   */
+  | 'queue-overflow'
   | 'second-connection'
   /** Someone's join request was refused (unknown, used or expired invite, wrong proof). */
   | 'bad-invite'
@@ -127,6 +136,11 @@ export interface HushWarning {
   chatId?: string;
   from?: string;
   detail: string;
+  /**
+   * How many messages the warning stands for, when it counts them: 'queue-overflow' (dropped by the broker),
+   * 'sequence-gap' (missing from that sender), 'unknown-key' (unreadable messages coalesced into one warning).
+   */
+  count?: number;
 }
 
 /** Events a UI or script subscribes to. */
@@ -138,7 +152,7 @@ export interface HushEvents {
   chat: [{ chatId: string; change: 'created' | 'joined' | 'members' | 'left' | 'removed' }];
   warning: [HushWarning];
   connection: [{ state: ConnectionState; detail?: string }];
-  /** An own message changed state (sending → sent → delivered → read). */
+  /** An own message changed state (sending → sent → delivered → read, or 'undelivered'). */
   'message-state': [{ chatId: string; id: string; state: StoredMessage['state'] }];
   /** A contact appeared, was (un)verified, or its keys changed (see ContactInfo). */
   contact: [{ clientId: string; change: 'added' | 'verified' | 'unverified' | 'key-changed' }];

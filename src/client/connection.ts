@@ -10,6 +10,10 @@
  * 'replaced', a 'second-connection' warning, and no more reconnects. A reconnect whose CONNACK says the session is
  * gone (sessionPresent = false) is a 'queue-gap' warning: queued messages may have been lost.
  *
+ * A `$hush/queue/dropped` notice from the embedded broker (queue-notice.ts: messages for this device were dropped
+ * while it was offline because its queue was full) is a 'queue-overflow' warning and a 'queue-dropped' event; a
+ * malformed one is refused with a 'queue-overflow' warning saying so, never thrown.
+ *
  * Exactly-once for the application: `handleMessage` holds each QoS 1 PUBACK until `onMessage` has stored the
  * message's effects; if that fails the connection is dropped unacknowledged and the broker redelivers.
  */
@@ -19,6 +23,12 @@ import { TypedEmitter } from './emitter.ts';
 import type { ConnectionState, HushWarning } from './api.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { HushClientError } from './errors.ts';
+import {
+  describeQueueDropped,
+  parseQueueDroppedNotice,
+  QUEUE_DROPPED_TOPIC,
+  type QueueDroppedNotice,
+} from './queue-notice.ts';
 
 export interface ConnectionOptions {
   url: string;
@@ -49,6 +59,8 @@ export interface ConnectionEvents {
   warning: [HushWarning];
   /** Connected and subscribed; `generation` counts connections, for in-flight bookkeeping. */
   online: [{ generation: number; sessionPresent: boolean }];
+  /** The broker dropped messages for this device while it was offline (a validated notice, see queue-notice.ts). */
+  'queue-dropped': [QueueDroppedNotice];
   /** Something went wrong that the caller may want to log (a handler failure); the connection recovers. */
   problem: [Error];
 }
@@ -161,6 +173,24 @@ export class HushConnection extends TypedEmitter<ConnectionEvents> {
     return true;
   }
 
+  /** Turns a queue notice into a warning (and, when valid, a 'queue-dropped' event); never throws. */
+  #queueNotice(payload: Uint8Array): void {
+    const result = parseQueueDroppedNotice(payload);
+    if (!result.ok) {
+      this.emit('warning', {
+        code: 'queue-overflow',
+        detail: `connection: ignored a queue notice from the broker: ${result.reason}`,
+      });
+      return;
+    }
+    this.emit('warning', {
+      code: 'queue-overflow',
+      count: result.notice.dropped,
+      detail: describeQueueDropped(result.notice),
+    });
+    this.emit('queue-dropped', result.notice);
+  }
+
   #setState(state: ConnectionState, detail?: string): void {
     if (this.#state === state && detail === undefined) return;
     this.#state = state;
@@ -219,9 +249,14 @@ export class HushConnection extends TypedEmitter<ConnectionEvents> {
     // is MQTT 5 only), so the ack waits here until the SDK has stored the message's effects.
     client.handleMessage = (packet, callback) => {
       const topic = packet.topic.toString();
-      if (!current() || topic !== options.inbox) return callback();
+      if (!current()) return callback();
       const payload =
         typeof packet.payload === 'string' ? new TextEncoder().encode(packet.payload) : packet.payload;
+      if (topic === QUEUE_DROPPED_TOPIC) {
+        this.#queueNotice(new Uint8Array(payload));
+        return callback();
+      }
+      if (topic !== options.inbox) return callback();
       options.onMessage(new Uint8Array(payload), { qos: packet.qos, dup: packet.dup }).then(
         () => callback(),
         (error: unknown) => {

@@ -23,6 +23,13 @@
  * - Names: a member's display name travels in its join request and, from the admin, in every epoch announcement
  *   (content field `names`), so joiners learn the names of everyone already in the chat. First name seen wins.
  *
+ * - Nothing lost silently (issue 13): a broker that dropped messages for this device (its offline queue was full)
+ *   and said so is a 'queue-overflow' warning and a notice in every chat; a sender's messages that never arrived
+ *   show as a 'sequence-gap' warning and notice in that chat (the only signal on Mosquitto); a flood of messages
+ *   this device cannot read becomes ONE counted warning per burst, so it does not drown the real signal; and an
+ *   own text that a recipient never receipted (it receipted a later one, or none within `undeliveredAfterMs`) is
+ *   'undelivered' until a receipt comes (delivery.ts).
+ *
  * Store layout (flat names): device.json, chat.<chatId>.json (state + names + history + outbox), invites.json
  * (issued invites), joins.json (join requests waiting for an answer), direct-seen.json (ids of handled sealed boxes),
  * contacts.json (pinned keys and verification per client id).
@@ -98,6 +105,16 @@ import {
 import { TypedEmitter } from './emitter.ts';
 import { HushClientError } from './errors.ts';
 import { readJson, writeJson } from './storage.ts';
+import {
+  applyReceipt,
+  DEFAULT_UNDELIVERED_AFTER_MS,
+  expireDeliveries,
+  markTaken,
+  trackDelivery,
+  type DeliveryEntry,
+  type StillQueued,
+} from './delivery.ts';
+import { describeQueueDropped, type QueueDroppedNotice } from './queue-notice.ts';
 
 /** Messages kept per chat in the history. */
 export const HISTORY_CAP = 5000;
@@ -111,6 +128,12 @@ const CLOSE_DRAIN_MS = 2000;
 /** Ids of handled sealed boxes kept for dedupe. */
 const DIRECT_SEEN_CAP = 5000;
 const RECEIPT_IDS_MAX = 256;
+/** Unreadable messages arriving closer together than this are counted into one warning. */
+const DEFAULT_COALESCE_QUIET_MS = 500;
+/** …but a steady stream still gets a warning at least this often. */
+const COALESCE_MAX_MS = 10_000;
+/** How often own texts are checked against the delivery bound, at most (a shorter bound checks more often). */
+const DELIVERY_CHECK_MAX_MS = 60 * 60 * 1000;
 
 /** One copy of an outgoing envelope still waiting for the broker's PUBACK. */
 interface OutboxTarget {
@@ -137,6 +160,8 @@ interface ChatRecord {
   removed?: { by: string; epoch: number };
   history: StoredMessage[];
   outbox: OutboxEntry[];
+  /** Own texts still waiting for recipients' receipts (delivery.ts); absent in records from before issue 13. */
+  delivery?: DeliveryEntry[];
 }
 interface LoadedChat {
   state: ChatState;
@@ -164,6 +189,8 @@ const STATE_RANK: Record<StoredMessage['state'], number> = {
   sent: 1,
   delivered: 2,
   read: 3,
+  // Not delivered to someone: between 'sent' and 'delivered', so a receipt moves it on (see #receipted).
+  undelivered: 1.5,
   received: -1,
 };
 
@@ -201,6 +228,13 @@ export interface OpenOptions {
   vault?: DeviceKeyVault;
   /** Connect to the record's plain MQTT URL (mqttUrl) instead of the WebSocket brokerUrl, when it has one (Node). */
   preferMqttUrl?: boolean;
+  /**
+   * An own text that a recipient has not receipted this long after the broker took it is 'undelivered' (default
+   * 7 days); it turns 'delivered' if a receipt comes later.
+   */
+  undeliveredAfterMs?: number;
+  /** Unreadable messages closer together than this are counted into one warning (default 500 ms). */
+  warningCoalesceMs?: number;
   /** Connection tuning (backoff, takeover detection, TLS options) — mostly for tests. */
   connection?: Partial<Omit<ConnectionOptions, 'url' | 'clientId' | 'password' | 'inbox' | 'onMessage'>>;
 }
@@ -228,6 +262,13 @@ export class HushClient extends TypedEmitter<HushEvents> {
     { resolve: (chatId: string) => void; reject: (e: Error) => void }
   >();
   #closed = false;
+  #undeliveredAfterMs = DEFAULT_UNDELIVERED_AFTER_MS;
+  #coalesceMs = DEFAULT_COALESCE_QUIET_MS;
+  /** Unreadable messages counted since the last warning about them, by warning code. */
+  readonly #unreadable = new Map<WarningCode, { count: number; detail: string }>();
+  #unreadableSince = 0;
+  #unreadableTimer: ReturnType<typeof setTimeout> | undefined;
+  #deliveryTimer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(
     store: ProfileStore,
@@ -278,6 +319,8 @@ export class HushClient extends TypedEmitter<HushEvents> {
       options.connection,
     );
     client.#preferMqttUrl = options.preferMqttUrl ?? false;
+    if (options.undeliveredAfterMs !== undefined) client.#undeliveredAfterMs = options.undeliveredAfterMs;
+    if (options.warningCoalesceMs !== undefined) client.#coalesceMs = options.warningCoalesceMs;
     for (const name of await store.list('chat.')) {
       const json = (await readJson(store, name)) as ChatRecord | undefined;
       if (!json || json.v !== 1) continue;
@@ -337,7 +380,11 @@ export class HushClient extends TypedEmitter<HushEvents> {
       });
       connection.on('state', (event) => this.emit('connection', event));
       connection.on('warning', (warning) => this.emit('warning', warning));
+      connection.on('queue-dropped', (notice) => {
+        void this.#serial(() => this.#queueDropped(notice)).catch(() => undefined);
+      });
       connection.on('online', () => {
+        this.#startDeliveryChecks();
         void this.#serial(async () => {
           if (!this.#device.record.sessionSeen) {
             this.#device.record.sessionSeen = true;
@@ -363,8 +410,11 @@ export class HushClient extends TypedEmitter<HushEvents> {
       await this.#queue.catch(() => undefined);
     }
     this.#closed = true;
+    if (this.#deliveryTimer !== undefined) clearInterval(this.#deliveryTimer);
+    this.#deliveryTimer = undefined;
     await this.#connection?.close();
     await this.#queue.catch(() => undefined);
+    this.#reportUnreadable();
     for (const waiter of this.#joinWaiters.values())
       waiter.reject(new HushClientError('closed', 'client: closed'));
     this.#joinWaiters.clear();
@@ -678,6 +728,7 @@ export class HushClient extends TypedEmitter<HushEvents> {
         state: others.length > 0 ? 'sending' : 'sent',
       };
       chat.record.history = capHistory([...chat.record.history, message]);
+      chat.record.delivery = trackDelivery(chat.record.delivery ?? [], id, others, ts);
       await this.#save(chat);
       this.#flush();
       return { id };
@@ -1107,7 +1158,11 @@ export class HushClient extends TypedEmitter<HushEvents> {
     let changed: StoredMessage | undefined;
     if (entry.targets.length === 0) {
       chat.record.outbox = chat.record.outbox.filter((e) => e !== entry);
-      if (entry.kind === 'text') changed = this.#promote(chat, entryId, 'sent');
+      if (entry.kind === 'text') {
+        changed = this.#promote(chat, entryId, 'sent');
+        if (chat.record.delivery)
+          chat.record.delivery = markTaken(chat.record.delivery, entryId, this.#now());
+      }
     }
     await this.#save(chat);
     if (changed) this.emit('message-state', { chatId, id: changed.id, state: changed.state });
@@ -1130,6 +1185,128 @@ export class HushClient extends TypedEmitter<HushEvents> {
   }
 
   /**
+   * A message that no chat of this device can open (no key for it, not a sealed box for this device, not even an
+   * envelope): anyone who can publish to the inbox can send thousands, so they are counted and reported as one
+   * warning per burst ("N messages could not be read"), not one each.
+   */
+  #unreadableMessage(error: unknown): void {
+    const code: WarningCode =
+      error instanceof HushProtocolError ? warningCodeOf(error.code) : ('tampered' as const);
+    const detail = error instanceof Error ? error.message : String(error);
+    const now = Date.now();
+    if (this.#unreadable.size === 0) this.#unreadableSince = now;
+    const seen = this.#unreadable.get(code);
+    this.#unreadable.set(code, { count: (seen?.count ?? 0) + 1, detail: seen?.detail ?? detail });
+    if (this.#unreadableTimer !== undefined) clearTimeout(this.#unreadableTimer);
+    const wait = Math.max(0, Math.min(this.#coalesceMs, this.#unreadableSince + COALESCE_MAX_MS - now));
+    this.#unreadableTimer = setTimeout(() => this.#reportUnreadable(), wait);
+  }
+
+  /** Emits the counted warning(s) for unreadable messages seen since the last one. */
+  #reportUnreadable(): void {
+    if (this.#unreadableTimer !== undefined) clearTimeout(this.#unreadableTimer);
+    this.#unreadableTimer = undefined;
+    const counted = [...this.#unreadable];
+    this.#unreadable.clear();
+    for (const [code, { count, detail }] of counted) {
+      const what = count === 1 ? '1 message' : `${count} messages`;
+      this.emit('warning', {
+        code,
+        count,
+        detail: `${what} could not be read (${code}; first: ${detail}): sent under keys this device does not have, or junk sent to fill its queue`,
+      });
+    }
+  }
+
+  /** The broker said it dropped messages for this device: a notice in every chat it is in (the warning is out). */
+  async #queueDropped(notice: QueueDroppedNotice): Promise<void> {
+    const plural = notice.dropped === 1 ? 'message' : 'messages';
+    const text = `The server dropped ${notice.dropped} ${plural} sent to you while you were offline (your queue was full): some messages in this chat may be missing.`;
+    const detail = describeQueueDropped(notice);
+    for (const chat of this.#chats.values()) {
+      if (chat.record.left || chat.record.removed) continue;
+      const emit = this.#addNotice(chat, 'queue-overflow', text, detail);
+      await this.#save(chat);
+      emit();
+    }
+  }
+
+  /** Checks own texts against the delivery bound now and then while connected (and once now). */
+  #startDeliveryChecks(): void {
+    void this.#serial(() => this.#expireDeliveries()).catch(() => undefined);
+    if (this.#deliveryTimer !== undefined) return;
+    const every = Math.max(50, Math.min(DELIVERY_CHECK_MAX_MS, Math.floor(this.#undeliveredAfterMs / 2)));
+    this.#deliveryTimer = setInterval(() => {
+      if (!this.#closed) void this.#serial(() => this.#expireDeliveries()).catch(() => undefined);
+    }, every);
+    (this.#deliveryTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** True while the copy of text `id` for `to` waits in the outbox (the broker has not taken it yet). */
+  #stillQueued(chat: LoadedChat): StillQueued {
+    return (id, to) => chat.record.outbox.some((e) => e.id === id && e.targets.some((t) => t.to === to));
+  }
+
+  /** Marks own texts with no receipt within the bound 'undelivered'. */
+  async #expireDeliveries(): Promise<void> {
+    const now = this.#now();
+    for (const chat of this.#chats.values()) {
+      const list = chat.record.delivery;
+      if (!list || list.length === 0 || chat.record.left) continue;
+      if (!list.some((e) => e.waiting.length > 0 && now - e.sentAt >= this.#undeliveredAfterMs)) continue;
+      const members = new Set(chat.state.current.members.map((m) => m.id));
+      const change = expireDeliveries(list, now, this.#undeliveredAfterMs, members, this.#stillQueued(chat));
+      chat.record.delivery = change.list;
+      const events = this.#markUndelivered(chat, change.missed);
+      await this.#save(chat);
+      for (const f of events) f();
+    }
+  }
+
+  /** Sets own texts to 'undelivered' (caller saves); returns the events to emit after the write. */
+  #markUndelivered(chat: LoadedChat, ids: readonly string[]): Array<() => void> {
+    const chatId = chat.state.id;
+    const after: Array<() => void> = [];
+    for (const id of ids) {
+      const message = chat.record.history.find((m) => m.id === id && m.from === this.clientId);
+      if (!message || message.state === 'undelivered') continue;
+      message.state = 'undelivered';
+      after.push(() => this.emit('message-state', { chatId, id, state: 'undelivered' }));
+    }
+    return after;
+  }
+
+  /**
+   * A delivery or read receipt from `from`: its texts move on (an 'undelivered' one only once nobody else is
+   * missing it), and earlier texts it never receipted are 'undelivered'. Returns the events to emit.
+   */
+  #receipted(
+    chat: LoadedChat,
+    from: string,
+    ids: readonly string[],
+    status: 'delivered' | 'read',
+  ): Array<() => void> {
+    const chatId = chat.state.id;
+    const after: Array<() => void> = [];
+    const change = applyReceipt(chat.record.delivery ?? [], from, ids, this.#stillQueued(chat));
+    chat.record.delivery = change.list;
+    for (const id of ids) {
+      const message = chat.record.history.find((m) => m.id === id && m.from === this.clientId);
+      if (!message) continue;
+      let changed = false;
+      if (message.state === 'undelivered') {
+        if (!change.stillMissing.has(id)) {
+          message.state = status;
+          changed = true;
+        }
+      } else changed = this.#promote(chat, id, status) !== undefined;
+      if (changed) after.push(() => this.emit('message-state', { chatId, id, state: message.state }));
+    }
+    after.push(...this.#markUndelivered(chat, change.missed));
+    return after;
+  }
+
+  /**
    * Handles one inbox message. Protocol failures become warnings and the message counts as handled (acked); a
    * store failure throws, so the message is not acknowledged and comes again.
    */
@@ -1138,7 +1315,7 @@ export class HushClient extends TypedEmitter<HushEvents> {
     try {
       peeked = peekEnvelope(wire);
     } catch (error) {
-      this.#warn(error);
+      this.#unreadableMessage(error);
       return;
     }
     if (peeked.version === 2) await this.#handleDirect(wire, dup);
@@ -1162,7 +1339,7 @@ export class HushClient extends TypedEmitter<HushEvents> {
   async #handleChat(wire: Uint8Array, keyId: string, dup: boolean): Promise<void> {
     const chat = this.#chatForKey(keyId);
     if (!chat) {
-      this.#warn(
+      this.#unreadableMessage(
         new HushProtocolError('unknown-key', 'client: a message under a key this device does not have'),
       );
       return;
@@ -1184,23 +1361,43 @@ export class HushClient extends TypedEmitter<HushEvents> {
     }
     const content = opened.content;
     const from = content.from;
+    const highestBefore = Object.prototype.hasOwnProperty.call(chat.state.seqs, from)
+      ? chat.state.seqs[from]
+      : undefined;
     chat.state = opened.state;
     // The sender's keys as this chat knows them, checked against the pinned ones (a conflict is flagged here
     // too, not only when an epoch arrives) before the message is marked with the resulting trust.
     const after: Array<() => void> = await this.#observe(chat, [opened.sender]);
     const senderTrust = this.#contacts.trustOf(from);
     for (const w of opened.warnings) {
-      after.push(() =>
-        this.emit('warning', {
-          code: w === 'gap' ? 'sequence-gap' : 'sequence-regression',
-          chatId,
-          from,
-          detail:
-            w === 'gap'
-              ? `messages from ${from} are missing or still on their way (sequence ${content.seq})`
-              : `a message from ${from} arrived out of order (sequence ${content.seq})`,
-        }),
-      );
+      if (w === 'gap') {
+        const missing = content.seq - (highestBefore ?? 0) - 1;
+        const detail = `${missing} message(s) from ${from} are missing or still on their way (sequence ${(highestBefore ?? 0) + 1} to ${content.seq - 1})`;
+        // Shown in the chat too: on Mosquitto, which drops a full queue silently, this is the only sign of it.
+        const who = this.#nameOf(chat, from);
+        const what = missing === 1 ? '1 message' : `${missing} messages`;
+        after.push(
+          this.#addNotice(
+            chat,
+            'sequence-gap',
+            `${what} from ${who} did not arrive (lost on the way, e.g. a full queue on the server, or still coming).`,
+            detail,
+            from,
+          ),
+        );
+        after.push(() =>
+          this.emit('warning', { code: 'sequence-gap', chatId, from, count: missing, detail }),
+        );
+      } else {
+        after.push(() =>
+          this.emit('warning', {
+            code: 'sequence-regression',
+            chatId,
+            from,
+            detail: `a message from ${from} arrived out of order (sequence ${content.seq})`,
+          }),
+        );
+      }
     }
     switch (content.kind) {
       case 'text': {
@@ -1235,10 +1432,7 @@ export class HushClient extends TypedEmitter<HushEvents> {
         break;
       }
       case 'receipt': {
-        for (const id of content.ids) {
-          const changed = this.#promote(chat, id, content.status);
-          if (changed) after.push(() => this.emit('message-state', { chatId, id, state: changed.state }));
-        }
+        after.push(...this.#receipted(chat, from, content.ids, content.status));
         after.push(() =>
           this.emit('receipt', { chatId, from, status: content.status, ids: [...content.ids] }),
         );
@@ -1294,7 +1488,8 @@ export class HushClient extends TypedEmitter<HushEvents> {
     try {
       opened = await openDirect(this.#provider, this.#device.identity, wire);
     } catch (error) {
-      this.#warn(error);
+      if (!(error instanceof HushProtocolError)) throw error;
+      this.#unreadableMessage(error);
       return;
     }
     const content = opened.content;

@@ -13,6 +13,8 @@ import type { TimelineRow } from './timeline.ts';
 const STATE_TEXT: Record<StoredMessage['state'], string> = {
   sending: 'Sending…',
   sent: 'Sent ✓',
+  // A recipient never got it (it receipted a later message first, or none came in time); a late receipt clears it.
+  undelivered: 'Not delivered',
   delivered: 'Delivered ✓✓',
   read: 'Read ✓✓',
   received: '',

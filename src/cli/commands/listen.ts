@@ -5,7 +5,10 @@
  *   human:  [chat] from: text        (control characters shown as \u escapes, so a sender cannot drive the terminal)
  *   --json: {"chat","from","text","id","ts","protection",…}
  * Messages a short command received while it held the profile are printed first (the listen backlog). Warnings
- * and chat changes go to stderr. --count counts text messages only; with --timeout, running out of time before
+ * and chat changes go to stderr, and so does an own message that was not delivered (a recipient receipted a later
+ * one first, or none within the bound): `hush: message ID (chat C): not delivered`, and `…: delivered` if a late
+ * receipt clears it. Warnings that count messages (a coalesced flood of unreadable ones, a queue overflow, a
+ * sequence gap) carry the count: `hush: warning: CODE [N] …`. --count counts text messages only; with --timeout, running out of time before
  * the count is reached is exit 1, without --count it is a normal end (exit 0).
  */
 import type { Command } from 'commander';
@@ -87,6 +90,11 @@ async function namesFor(
   }
 }
 
+/** How listen names an own message's state on stderr. */
+function stateText(state: string): string {
+  return state === 'undelivered' ? 'not delivered' : state;
+}
+
 function write(text: string): Promise<void> {
   return new Promise((resolve, reject) =>
     process.stdout.write(text, (error) => (error ? reject(error) : resolve())),
@@ -132,7 +140,17 @@ async function runListen(flags: ListenFlags): Promise<void> {
         opened.on('message', (message) => print(message, false));
         opened.on('warning', (warning) => {
           const where = warning.chatId !== undefined ? ` (chat ${warning.chatId})` : '';
-          process.stderr.write(`hush: warning: ${warning.code}${where}: ${printable(warning.detail)}\n`);
+          const count = warning.count !== undefined ? ` [${warning.count}]` : '';
+          process.stderr.write(
+            `hush: warning: ${warning.code}${count}${where}: ${printable(warning.detail)}\n`,
+          );
+        });
+        // Stdout stays one received message per line; the fate of own messages is news for stderr.
+        const flagged = new Set<string>();
+        opened.on('message-state', ({ chatId, id, state }) => {
+          if (state === 'undelivered') flagged.add(id);
+          else if (!flagged.delete(id)) return;
+          process.stderr.write(`hush: message ${id} (chat ${chatId}): ${stateText(state)}\n`);
         });
         opened.on('chat', ({ chatId, change }) => process.stderr.write(`hush: chat ${chatId}: ${change}\n`));
         let wasOnline = false;

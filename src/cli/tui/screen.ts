@@ -26,6 +26,8 @@ export interface TuiState {
 const STATE_MARK: Record<StoredMessage['state'], string> = {
   sending: '…',
   sent: '✓',
+  // A recipient never got it (a later one was receipted first, or none came in time): loud, not a tick.
+  undelivered: '✗ not delivered',
   delivered: '✓✓',
   read: '✓✓ read',
   received: '',

@@ -107,6 +107,10 @@ export interface SeedOpenOptions {
   handoverMs?: number;
   /** How long to wait for a 'moved' message to be acknowledged by the broker (default 30 s). */
   moveAckTimeoutMs?: number;
+  /** As HushClient's (OpenOptions): when an own text without a receipt counts as not delivered. */
+  undeliveredAfterMs?: number;
+  /** As HushClient's (OpenOptions): unreadable messages closer together than this make one warning. */
+  warningCoalesceMs?: number;
   connection?: Partial<Omit<ConnectionOptions, 'url' | 'clientId' | 'password' | 'inbox' | 'onMessage'>>;
 }
 
@@ -370,6 +374,12 @@ export class SeedClient extends TypedEmitter<HushEvents> {
       now: this.#now,
       ...(this.#options.vault ? { vault: this.#options.vault } : {}),
       ...(this.#options.connection ? { connection: this.#options.connection } : {}),
+      ...(this.#options.undeliveredAfterMs !== undefined
+        ? { undeliveredAfterMs: this.#options.undeliveredAfterMs }
+        : {}),
+      ...(this.#options.warningCoalesceMs !== undefined
+        ? { warningCoalesceMs: this.#options.warningCoalesceMs }
+        : {}),
     });
     for (const event of FORWARDED_EVENTS) {
       client.on(event, (...args: unknown[]) =>
