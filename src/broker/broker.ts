@@ -26,6 +26,10 @@ import { orderPublishesPerClient, type OrderedBroker } from './ordered-publish.t
 import { ParserBufferList } from './parser-buffer-list.ts';
 import { tuneV8ForBroker } from './v8-tuning.ts';
 import { coalesceWrites } from './write-coalescer.ts';
+import { holdAcks } from './ordered-publish.ts';
+import { QueueQuota } from './limits/queue-quota.ts';
+import { MemoryGuard } from './limits/memory-guard.ts';
+import { tellDroppedMessages } from './dropped-notice.ts';
 
 /** The parts of mqtt-packet's parser (inside each Aedes client) the broker wraps. */
 interface MqttParser {
@@ -94,21 +98,46 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
   const ref: { aedes?: Aedes } = {};
   const access = new AccessControl(options, acl, passwords, log, () => ref.aedes?.connectedClients ?? 0);
   const queueFullLogged = new Map<string, number>();
+  const limits = options.limits;
+  const quota = new QueueQuota(limits);
+  const ordering: { publisherOf?: (counter: number) => string | undefined } = {};
   const store = await createPersistence(options.dataDir, {
-    maxQueuedMessages: options.limits.maxQueuedMessages,
+    quota,
     mayQueue: access.mayQueue,
-    onQueueFull(clientId, queued) {
+    senderOf: (packet) =>
+      (packet.brokerCounter !== undefined ? ordering.publisherOf?.(packet.brokerCounter) : undefined) ?? '',
+    onQueueFull(clientId, reason, usage) {
       const now = Date.now();
       if ((queueFullLogged.get(clientId) ?? 0) + 60_000 > now) return;
+      if (queueFullLogged.size > 10_000) queueFullLogged.clear();
       queueFullLogged.set(clientId, now);
       log.warn(
-        { clientId, queued },
-        'offline queue full: newer messages for this client are dropped until it reconnects',
+        { clientId, reason, queuedMessages: usage.messages, queuedBytes: usage.bytes },
+        'queue full: messages for this client are not stored (its owner is told how many on its next connect)',
       );
     },
+    maxIncomingQos2: limits.maxIncomingQos2,
+    maxIncomingQos2Bytes: limits.maxIncomingQos2Bytes,
+    maxRetainedMessages: limits.maxRetainedMessages,
+    maxRetainedBytes: limits.maxRetainedBytes,
   });
   const clock = await SessionClock.open(options.dataDir);
 
+  const guard = new MemoryGuard(limits.maxMemoryMb, log, () =>
+    ref.aedes ? Object.values((ref.aedes as unknown as { clients: Record<string, Client> }).clients) : [],
+  );
+  const authenticate: typeof access.authenticate = (client, username, password, done) => {
+    if (guard.overLimit) {
+      log.warn({ clientId: client.id }, 'connection refused: the broker is at its memory limit');
+      return done(Object.assign(new Error('broker memory limit reached'), { returnCode: 3 }) as never, null);
+    }
+    access.authenticate(client, username, password, done);
+  };
+  const authorizePublish: typeof access.authorizePublish = (client, packet, done) => {
+    // The client sends an unacknowledged QoS 1 message again after it reconnects: refused, not lost.
+    if (guard.overLimit && client) return done(new Error('broker memory limit reached'));
+    access.authorizePublish(client, packet, done);
+  };
   const preConnect: typeof access.preConnect = (client, packet, done) => {
     // The first hook Aedes calls for a connection, before any subscription captures its deliver functions.
     if (ref.aedes) deliverEachMessageOnce(client as unknown as DeliveringClient, ref.aedes.id);
@@ -117,20 +146,24 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
   const aedes = await Aedes.createBroker({
     persistence: store.persistence,
     connectTimeout: options.limits.connectTimeoutMs,
+    drainTimeout: options.limits.drainTimeoutMs,
+    maxInflightInbound: options.limits.maxIncomingQos2,
     concurrency: EMITTER_CONCURRENCY,
     maxTopicLevels: Math.min(100, options.limits.maxTopicLevels),
     preConnect: preConnect as never,
-    authenticate: access.authenticate,
-    authorizePublish: access.authorizePublish,
+    authenticate,
+    authorizePublish,
     authorizeSubscribe: access.authorizeSubscribe,
     authorizeForward: access.authorizeForward,
   });
   ref.aedes = aedes;
+  store.setBrokerId(aedes.id);
   cacheEmitterMatches((aedes as Aedes & { mq?: unknown }).mq);
-  orderPublishesPerClient(aedes as unknown as OrderedBroker);
+  ordering.publisherOf = orderPublishesPerClient(aedes as unknown as OrderedBroker).publisherOf;
 
   aedes.on('clientReady', (client) => {
     clock.connected(client.id);
+    tellDroppedMessages(client, quota, log);
     log.debug({ clientId: client.id, clean: client.clean }, 'client connected');
   });
   aedes.on('clientDisconnect', (client) => {
@@ -146,9 +179,23 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
     log.info({ clientId: client?.id, reason: error.message }, 'connection dropped before CONNECT completed'),
   );
 
+  const outgoingLimit = {
+    maxBytes: limits.maxOutgoingBytes,
+    onOverflow: (stream: Duplex, backlog: number) => onSlowReader(stream, backlog),
+  };
+  const onSlowReader = (stream: Duplex, backlog: number): void => {
+    const client = Object.values((aedes as unknown as { clients: Record<string, Client> }).clients).find(
+      (c) => c.conn === (stream as unknown),
+    );
+    log.warn(
+      { clientId: client?.id, backlogBytes: backlog, limit: limits.maxOutgoingBytes },
+      'client disconnected: it stopped reading and its outgoing buffer passed the limit (its stored messages wait for its next connect)',
+    );
+  };
   const handleConnection = (stream: Duplex, request?: http.IncomingMessage): void => {
     const guard = new PacketSizeGuard(options.limits.maxPacketBytes);
-    coalesceWrites(stream);
+    coalesceWrites(stream, outgoingLimit);
+    holdAcks(stream);
     // Aedes keeps `req` for the connection's lifetime and Hush reads only the remote address from it
     // (access.ts), so it gets that instead of the whole upgrade request with its headers (about 2 KB per
     // idle WebSocket connection in `hush bench`).
@@ -227,6 +274,7 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
     for (const clientId of expired) {
       if ((aedes as unknown as { clients: Record<string, unknown> }).clients[clientId]) continue;
       const dropped = await dropSession(store.persistence, clientId);
+      quota.forget(clientId);
       access.forgetSession(clientId);
       clock.forget(clientId);
       log.info({ clientId, droppedMessages: dropped }, 'persistent session expired');
@@ -305,11 +353,13 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
       const client = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[clientId];
       if (client) await new Promise<void>((resolve) => client.close(() => resolve()));
       await dropSession(store.persistence, clientId);
+      quota.forget(clientId);
       access.forgetSession(clientId);
       clock.forget(clientId);
     },
     async close() {
       clearInterval(sweepTimer);
+      guard.stop();
       for (const server of servers) (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await closeAll();

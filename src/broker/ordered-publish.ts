@@ -18,6 +18,8 @@
  * message under load (`scripts/bench-ab.ts`): fewer messages per event-loop turn shared each write.
  */
 
+import mqttPacket from 'mqtt-packet';
+
 type Done = (error?: Error | null) => void;
 
 /** The parts of Aedes this wraps. */
@@ -40,9 +42,71 @@ interface Sequencing {
 
 /** One publish on its way to the emitter. */
 interface Tag {
-  client: Sequencing;
+  client: Sequencing & AckingClient;
   seq: number;
   emitted: boolean;
+  /** The message id of a QoS 1 PUBACK held until the message was stored. */
+  ack?: number;
+}
+
+/** The parts of an Aedes client the held PUBACKs need. */
+interface AckingClient {
+  id?: string;
+  conn?: NodeJS.WritableStream & { [kHeldAcks]?: Set<number> };
+  connected?: boolean;
+}
+
+/** On a broker connection's stream: PUBACKs Aedes wrote that wait for their message to be stored. */
+const kHeldAcks = Symbol('hush.heldAcks');
+let acksHeld = false;
+
+/**
+ * Aedes writes the PUBACK of a QoS 1 PUBLISH before it stores the message (lib/handlers/publish.js): a crash in
+ * between lost an acknowledged message. mqtt-packet's writeToStream is the one function Aedes writes packets
+ * with (looked up on the module object at each call), so PUBACKs to streams marked by `holdAcks` are kept back
+ * here and written by `orderPublishesPerClient` once the publish reached the emitter, that is once
+ * `enqueueOffline` stored a copy for every persistent session. The broker sends PUBACK only for this purpose.
+ */
+function installAckHold(): void {
+  if (acksHeld) return;
+  acksHeld = true;
+  const write = mqttPacket.writeToStream.bind(mqttPacket);
+  mqttPacket.writeToStream = ((
+    packet: { cmd: string; messageId?: number },
+    stream: AckingClient['conn'],
+    opts?: unknown,
+  ) => {
+    const held = stream?.[kHeldAcks];
+    if (packet.cmd === 'puback' && held !== undefined && packet.messageId !== undefined) {
+      held.add(packet.messageId);
+      return true;
+    }
+    return write(packet as never, stream as never, opts as never);
+  }) as typeof mqttPacket.writeToStream;
+}
+
+/** Marks a broker connection's stream so QoS 1 acknowledgements wait for the store (see installAckHold). */
+export function holdAcks(stream: object): void {
+  installAckHold();
+  (stream as { [kHeldAcks]?: Set<number> })[kHeldAcks] = new Set();
+}
+
+/** Writes a held PUBACK, if the connection is still there. */
+function releaseAck(tag: Tag): void {
+  const messageId = tag.ack;
+  if (messageId === undefined) return;
+  tag.ack = undefined;
+  const conn = tag.client.conn;
+  if (conn === undefined || (conn as { destroyed?: boolean }).destroyed) return;
+  const held = conn[kHeldAcks];
+  if (held === undefined) return;
+  // Through the real writer: the hold only applies to the handler's own write.
+  conn[kHeldAcks] = undefined;
+  try {
+    mqttPacket.writeToStream({ cmd: 'puback', messageId } as never, conn as never);
+  } finally {
+    conn[kHeldAcks] = held;
+  }
 }
 
 /** Lets the client's publishes that were waiting for `client.hushNextEmit` go, in order. */
@@ -58,8 +122,14 @@ function advance(client: Sequencing): void {
   client.hushNextEmit = next;
 }
 
-/** Makes the emitter take each client's publishes in the order `broker.publish` was called for them. */
-export function orderPublishesPerClient(broker: OrderedBroker): void {
+/**
+ * Makes the emitter take each client's publishes in the order `broker.publish` was called for them, and sends
+ * each held PUBACK once its message was stored. Returns a lookup of a publish's sender by packet number, valid
+ * until the publish reaches the emitter (the queue bounds charge each stored copy to its sender).
+ */
+export function orderPublishesPerClient(broker: OrderedBroker): {
+  publisherOf(counter: number): string | undefined;
+} {
   const publish = broker.publish.bind(broker);
   const emit = broker.mq.emit.bind(broker.mq);
   // Packet number (aedes-packet's brokerCounter) → its publish, until it reaches the emitter.
@@ -73,8 +143,13 @@ export function orderPublishesPerClient(broker: OrderedBroker): void {
     const client = tag.client;
     if (tag.seq === (client.hushNextEmit ?? 0)) {
       emit(packet, done);
+      releaseAck(tag);
       advance(client);
-    } else (client.hushHeld ??= new Map()).set(tag.seq, () => emit(packet, done));
+    } else
+      (client.hushHeld ??= new Map()).set(tag.seq, () => {
+        emit(packet, done);
+        releaseAck(tag);
+      });
     return broker.mq;
   };
 
@@ -83,25 +158,39 @@ export function orderPublishesPerClient(broker: OrderedBroker): void {
       publish(packet, client, done);
       return;
     }
-    const sequencing = client as Sequencing;
+    const sequencing = client as Sequencing & AckingClient;
     const seq = sequencing.hushSeq ?? 0;
     sequencing.hushSeq = seq + 1;
     const tag: Tag = { client: sequencing, seq, emitted: false };
+    const messageId = (packet as { qos?: number; messageId?: number }).messageId;
+    const held = sequencing.conn?.[kHeldAcks];
+    if (messageId !== undefined && held?.delete(messageId)) tag.ack = messageId;
     // Aedes numbers the packet synchronously inside publish(), and may emit it synchronously (QoS 0):
     // register under the number it is about to get.
     const counter = broker.counter + 1;
     pending.set(counter, tag);
     publish(packet, client, (error) => {
       if (!tag.emitted) {
-        // Ended before the emitter (refused, or the store failed): the ones behind it need not wait.
+        // Ended before the emitter (refused, or the store failed): the ones behind it need not wait. A
+        // failed store is never acknowledged: Aedes closes the connection and the client sends it again.
         tag.emitted = true;
         if (pending.get(counter) === tag) pending.delete(counter);
-        if (seq === (sequencing.hushNextEmit ?? 0)) advance(sequencing);
-        else (sequencing.hushHeld ??= new Map()).set(seq, null);
+        if (error) tag.ack = undefined;
+        const finish = () => releaseAck(tag);
+        if (seq === (sequencing.hushNextEmit ?? 0)) {
+          finish();
+          advance(sequencing);
+        } else (sequencing.hushHeld ??= new Map()).set(seq, finish);
       }
       done?.(error);
     });
     // Refused before it was numbered (too many topic levels): the number is not its own.
     if (broker.counter !== counter && pending.get(counter) === tag) pending.delete(counter);
+  };
+
+  return {
+    publisherOf(counter) {
+      return pending.get(counter)?.client.id;
+    },
   };
 }

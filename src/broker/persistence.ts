@@ -14,6 +14,7 @@ import memoryModule from 'aedes-persistence';
 import levelModule from 'aedes-persistence-level';
 import { ClassicLevel } from 'classic-level';
 import { TopicMatchCache } from './topic-match-cache.ts';
+import type { QueueQuota, QueueRefusal } from './limits/queue-quota.ts';
 
 // Both packages are CommonJS whose module.exports is the factory; their typings describe an ES default.
 const memoryPersistence = memoryModule as unknown as () => AedesPersistence;
@@ -27,6 +28,9 @@ interface QueuedSubscription {
 interface PacketLike {
   topic: string;
   messageId?: number;
+  payload?: Uint8Array | string;
+  brokerId?: string;
+  brokerCounter?: number;
 }
 
 /** The subset of the Aedes persistence interface this wrapper intercepts. */
@@ -45,11 +49,28 @@ export interface AedesPersistence {
 }
 
 export interface QueuePolicy {
-  maxQueuedMessages: number;
+  /** Per-client, per-sender and global bounds on what is stored (limits/queue-quota.ts). */
+  quota: QueueQuota;
   /** READ check for a (possibly offline) client; false = never store the message for it. */
   mayQueue(clientId: string, topic: string): boolean;
-  /** Told once per message dropped because a queue was full. */
-  onQueueFull(clientId: string, queued: number): void;
+  /** Who published a packet (a client id, or '' for the broker itself). */
+  senderOf(packet: PacketLike): string;
+  /** Told once per message not stored because a bound was reached. */
+  onQueueFull(clientId: string, reason: QueueRefusal, usage: { messages: number; bytes: number }): void;
+  /** Limits on QoS 2 publishes stored until PUBREL, per client id and across reconnects. */
+  maxIncomingQos2: number;
+  maxIncomingQos2Bytes: number;
+  /** Broker-wide limits on retained messages. */
+  maxRetainedMessages: number;
+  maxRetainedBytes: number;
+}
+
+/** Size a stored packet is charged for: topic and payload, the parts a client chooses. */
+export function packetBytes(packet: PacketLike): number {
+  const payload = packet.payload;
+  const payloadBytes =
+    payload === undefined ? 0 : typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  return payloadBytes + packet.topic.length;
 }
 
 const DONE: Promise<void> = Promise.resolve();
@@ -66,7 +87,7 @@ function eligible(sub: QueuedSubscription, dollarTopic: boolean): boolean {
 export async function createPersistence(
   dataDir: string | undefined,
   policy: QueuePolicy,
-): Promise<{ persistence: AedesPersistence; queued: Map<string, number>; close(): Promise<void> }> {
+): Promise<{ persistence: AedesPersistence; setBrokerId(id: string): void; close(): Promise<void> }> {
   let persistence: AedesPersistence;
   let db: ClassicLevel | undefined;
   if (dataDir) {
@@ -77,19 +98,20 @@ export async function createPersistence(
   } else {
     persistence = memoryPersistence();
   }
-  // Counts are per process: after a restart a queue may briefly hold more than the cap. The cap is a
-  // resource bound, not a security property (READ is still checked on delivery).
-  const queued = new Map<string, number>();
-
+  // Counters of this broker process's packets are only unique together with its id (set once Aedes exists).
+  let currentBrokerId: string | undefined;
+  const quota = policy.quota;
   const admit = (sub: QueuedSubscription, packet: PacketLike): boolean => {
     if (!policy.mayQueue(sub.clientId, packet.topic)) return false;
-    const count = queued.get(sub.clientId) ?? 0;
-    if (count >= policy.maxQueuedMessages) {
-      policy.onQueueFull(sub.clientId, count);
-      return false;
-    }
-    queued.set(sub.clientId, count + 1);
-    return true;
+    const refusal = quota.admit(
+      sub.clientId,
+      policy.senderOf(packet),
+      packet.brokerCounter ?? -1,
+      packetBytes(packet),
+    );
+    if (refusal === undefined) return true;
+    policy.onQueueFull(sub.clientId, refusal, quota.usage(sub.clientId));
+    return false;
   };
 
   cacheSubscriptionMatches(persistence);
@@ -126,17 +148,18 @@ export async function createPersistence(
   persistence.outgoingUpdate = db ? inClientOrder(tolerantUpdate) : tolerantUpdate;
   persistence.outgoingClearMessageId = (client, packet) =>
     clear(client, packet).then((removed) => {
-      if (removed) {
-        const count = queued.get(client.id) ?? 0;
-        if (count <= 1) queued.delete(client.id);
-        else queued.set(client.id, count - 1);
-      }
+      const stored = removed as PacketLike | undefined;
+      if (stored && stored.brokerId === currentBrokerId) quota.release(client.id, stored.brokerCounter);
       return removed;
     });
+  boundIncomingQos2(persistence, policy);
+  boundRetained(persistence, policy);
 
   return {
     persistence,
-    queued,
+    setBrokerId(id: string) {
+      currentBrokerId = id;
+    },
     async close() {
       if (db) await db.close();
     },
@@ -211,4 +234,95 @@ export async function dropSession(persistence: AedesPersistence, clientId: strin
     if (await persistence.outgoingClearMessageId(client, withId)) dropped++;
   }
   return dropped;
+}
+
+/**
+ * QoS 2 publishes wait in the store from PUBLISH until the client's PUBREL. Aedes bounds them per connection
+ * only (`maxInflightInbound`), so a client that reconnects with clean=false could leave a new set behind each
+ * time (the outside review grew LevelDB from 37 to 593 MB that way). Here they are bounded per client id, for
+ * as long as they are stored: past the bound the store refuses and Aedes closes the connection.
+ */
+function boundIncomingQos2(persistence: AedesPersistence, policy: QueuePolicy): void {
+  const byClient = new Map<string, Map<number, number>>();
+  const bytesOf = (ids: Map<number, number>) => {
+    let total = 0;
+    for (const bytes of ids.values()) total += bytes;
+    return total;
+  };
+  const store = (persistence.incomingStorePacket as (c: { id: string }, p: PacketLike) => Promise<void>).bind(
+    persistence,
+  );
+  const del = (persistence.incomingDelPacket as (c: { id: string }, p: PacketLike) => Promise<void>).bind(
+    persistence,
+  );
+  persistence.incomingStorePacket = (client: { id: string }, packet: PacketLike) => {
+    const ids = byClient.get(client.id) ?? new Map<number, number>();
+    const id = packet.messageId ?? 0;
+    const bytes = packetBytes(packet);
+    if (!ids.has(id)) {
+      if (ids.size + 1 > policy.maxIncomingQos2 || bytesOf(ids) + bytes > policy.maxIncomingQos2Bytes) {
+        return Promise.reject(
+          new Error(
+            `too many QoS 2 messages awaiting PUBREL for this client (limit ${policy.maxIncomingQos2} messages, ${policy.maxIncomingQos2Bytes} bytes)`,
+          ),
+        );
+      }
+    }
+    ids.set(id, bytes);
+    byClient.set(client.id, ids);
+    return store(client, packet);
+  };
+  persistence.incomingDelPacket = (client: { id: string }, packet: PacketLike) => {
+    const ids = byClient.get(client.id);
+    if (ids) {
+      ids.delete(packet.messageId ?? 0);
+      if (ids.size === 0) byClient.delete(client.id);
+    }
+    return del(client, packet);
+  };
+  if (typeof persistence.cleanIncoming === 'function') {
+    const cleanIncoming = (persistence.cleanIncoming as (c: { id: string }) => Promise<void>).bind(
+      persistence,
+    );
+    persistence.cleanIncoming = (client: { id: string }) => {
+      byClient.delete(client.id);
+      return cleanIncoming(client);
+    };
+  }
+}
+
+/**
+ * Retained messages live until someone clears them, and any client the ACL lets write a topic may retain on it:
+ * bounded broker-wide in count and bytes. A new retained topic past the bound is refused (the publisher is
+ * disconnected with the reason in the log); replacing or clearing an existing one always works.
+ */
+function boundRetained(persistence: AedesPersistence, policy: QueuePolicy): void {
+  const sizes = new Map<string, number>();
+  let total = 0;
+  const storeRetained = (persistence.storeRetained as (p: PacketLike) => Promise<void>).bind(persistence);
+  persistence.storeRetained = (packet: PacketLike) => {
+    const bytes = packetBytes(packet) - packet.topic.length;
+    const before = sizes.get(packet.topic);
+    if (bytes === 0) {
+      if (before !== undefined) {
+        sizes.delete(packet.topic);
+        total -= before;
+      }
+      return storeRetained(packet);
+    }
+    const after = total - (before ?? 0) + bytes + packet.topic.length;
+    if (
+      (before === undefined && sizes.size + 1 > policy.maxRetainedMessages) ||
+      after > policy.maxRetainedBytes
+    ) {
+      return Promise.reject(
+        new Error(
+          `retained message refused: the broker keeps at most ${policy.maxRetainedMessages} retained messages and ${policy.maxRetainedBytes} bytes`,
+        ),
+      );
+    }
+    sizes.set(packet.topic, bytes + packet.topic.length);
+    total = after;
+    return storeRetained(packet);
+  };
 }

@@ -22,6 +22,11 @@ async function broker(options: Parameters<typeof startHushBroker>[0]): Promise<H
 }
 
 /** Connects a persistent-session reader, subscribes to its inbox and leaves. */
+/** The chat messages a test client received, without the broker's dropped-messages notice. */
+function inbox(client: { received: Array<{ topic: string; payload: string }> }): string[] {
+  return client.received.filter((m) => m.topic !== '$hush/queue/dropped').map((m) => m.payload);
+}
+
 async function leaveInbox(url: string, clientId: string): Promise<void> {
   const reader = await connectClient(url, { clientId, clean: false });
   await reader.client.subscribeAsync(`chats/${clientId}/messages`, { qos: 1 });
@@ -76,7 +81,10 @@ describe('Hush broker offline queues and session expiry', () => {
     ['in LevelDB', async () => ({ dataDir: await dataDir() })],
   ])('with sessions %s', (_store, storeOptions) => {
     it('caps an offline queue, keeps the oldest messages and logs that newer ones were dropped', async () => {
-      const instance = await broker({ ...(await storeOptions()), extraArgs: ['--max-queued-messages', '5'] });
+      const instance = await broker({
+        ...(await storeOptions()),
+        extraArgs: ['--max-queued-messages', '5', '--max-queued-share', '1'],
+      });
       const url = `mqtt://127.0.0.1:${instance.mqttPort}`;
       await leaveInbox(url, 'capped');
       await send(
@@ -85,9 +93,21 @@ describe('Hush broker offline queues and session expiry', () => {
         Array.from({ length: 12 }, (_, i) => `m${i}`),
       );
       const capped = await connectClient(url, { clientId: 'capped', clean: false });
-      await settle(capped, 5);
-      expect(capped.received.map((m) => m.payload)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
-      await instance.waitForLog(/offline queue full/);
+      await settle(capped, 6);
+      expect(inbox(capped)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+      // The owner is told on connect how many were not kept for it.
+      const notice = capped.received
+        .filter((m) => m.topic === '$hush/queue/dropped')
+        .map((m) => JSON.parse(m.payload));
+      expect(notice).toEqual([
+        {
+          v: 1,
+          dropped: 7,
+          droppedBytes: 7 * 'chats/capped/messages'.length + 5 * 2 + 2 * 3,
+          since: expect.any(Number),
+        },
+      ]);
+      await instance.waitForLog(/queue full/);
       // After the queue drained, new messages flow again.
       await send(url, 'chats/capped/messages', ['after']);
       await sleep(200);
@@ -95,15 +115,44 @@ describe('Hush broker offline queues and session expiry', () => {
       await capped.end();
     });
 
+    it('bounds one sender to its share of an offline queue, so others still get through', async () => {
+      const instance = await broker({
+        ...(await storeOptions()),
+        extraArgs: ['--max-queued-messages', '10'],
+      });
+      const url = `mqtt://127.0.0.1:${instance.mqttPort}`;
+      await leaveInbox(url, 'victim');
+      // One sender floods: only half of the queue (the default share) is kept for it.
+      await send(
+        url,
+        'chats/victim/messages',
+        Array.from({ length: 30 }, (_, i) => `junk${i}`),
+      );
+      // A friend writes afterwards: still room for them.
+      await send(url, 'chats/victim/messages', ['friend1', 'friend2']);
+      const victim = await connectClient(url, { clientId: 'victim', clean: false });
+      await settle(victim, 8);
+      const got = inbox(victim);
+      expect(got.filter((p) => p.startsWith('junk'))).toEqual(['junk0', 'junk1', 'junk2', 'junk3', 'junk4']);
+      expect(got.filter((p) => p.startsWith('friend'))).toEqual(['friend1', 'friend2']);
+      const notices = victim.received.filter((m) => m.topic === '$hush/queue/dropped');
+      expect(notices.map((m) => (JSON.parse(m.payload) as { dropped: number }).dropped)).toEqual([25]);
+      await instance.waitForLog(/"reason":"sender-share"/);
+      await victim.end();
+    });
+
     it("gives an acknowledged message's queue place back: after live traffic the whole offline queue is free", async () => {
-      const instance = await broker({ ...(await storeOptions()), extraArgs: ['--max-queued-messages', '5'] });
+      const instance = await broker({
+        ...(await storeOptions()),
+        extraArgs: ['--max-queued-messages', '5', '--max-queued-share', '1'],
+      });
       const url = `mqtt://127.0.0.1:${instance.mqttPort}`;
       const live = await connectClient(url, { clientId: 'busy', clean: false });
       await live.client.subscribeAsync('chats/busy/messages', { qos: 1 });
       const many = Array.from({ length: 20 }, (_, i) => `live${i}`);
       await send(url, 'chats/busy/messages', many);
       await settle(live, 20);
-      expect(live.received.map((m) => m.payload)).toEqual(many);
+      expect(inbox(live)).toEqual(many);
       // MQTT.js acknowledges as it receives; let the last PUBACKs reach the broker before leaving.
       await sleep(200);
       await live.end();
@@ -114,8 +163,8 @@ describe('Hush broker offline queues and session expiry', () => {
       await send(url, 'chats/busy/messages', offline);
       const back = await connectClient(url, { clientId: 'busy', clean: false });
       await settle(back, 5);
-      expect(back.received.map((m) => m.payload)).toEqual(offline);
-      expect(instance.log().slice(logBefore)).not.toMatch(/"clientId":"busy"[^\n]*offline queue full/);
+      expect(inbox(back)).toEqual(offline);
+      expect(instance.log().slice(logBefore)).not.toMatch(/"clientId":"busy"[^\n]*queue full/);
       await back.end();
     });
   });

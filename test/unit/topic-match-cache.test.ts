@@ -10,6 +10,8 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TopicMatchCache, cacheEmitterMatches } from '../../src/broker/topic-match-cache.ts';
 import { createPersistence, type AedesPersistence } from '../../src/broker/persistence.ts';
+import { QueueQuota } from '../../src/broker/limits/queue-quota.ts';
+import { limitsSchema } from '../../src/broker/options.ts';
 
 // qlobber is the trie inside Aedes' emitter; take the copy Aedes itself resolves.
 const fromAedes = createRequire(createRequire(import.meta.url).resolve('aedes'));
@@ -142,7 +144,16 @@ describe('cached subscriptionsByTopic in the session store', () => {
   afterAll(async () => {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
-  const policy = { maxQueuedMessages: 1000, mayQueue: () => true, onQueueFull: () => undefined };
+  const policy = {
+    quota: new QueueQuota(limitsSchema.parse({})),
+    mayQueue: () => true,
+    senderOf: () => '',
+    onQueueFull: () => undefined,
+    maxIncomingQos2: 64,
+    maxIncomingQos2Bytes: 1 << 20,
+    maxRetainedMessages: 100,
+    maxRetainedBytes: 1 << 20,
+  };
 
   type Op =
     | { kind: 'add'; client: string; filter: string; qos: number }

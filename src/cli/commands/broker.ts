@@ -21,6 +21,10 @@ interface BrokerFlags {
   maxPacketBytes?: number;
   maxConnections?: number;
   maxQueuedMessages?: number;
+  maxQueuedBytes?: number;
+  maxQueuedShare?: number;
+  maxOutgoingBytes?: number;
+  maxMemoryMb?: number;
   publishRate?: number;
   connectRate?: number;
   sessionExpiry?: number;
@@ -51,6 +55,18 @@ export function registerBrokerCommand(program: Command): void {
     .option('--max-packet-bytes <n>', 'largest MQTT packet accepted', parseCount)
     .option('--max-connections <n>', 'concurrent connections', parseCount)
     .option('--max-queued-messages <n>', 'messages kept per offline persistent session', parseCount)
+    .option('--max-queued-bytes <n>', 'bytes kept per offline persistent session', parseCount)
+    .option(
+      '--max-queued-share <fraction>',
+      "share of one session's queue a single sender may fill (0-1]",
+      parseFloat,
+    )
+    .option(
+      '--max-outgoing-bytes <n>',
+      'unsent bytes one connection may hold before it is closed as a reader that stopped reading',
+      parseCount,
+    )
+    .option('--max-memory-mb <n>', 'resident memory above which new work is refused (0 = off)', parseCount)
     .option('--publish-rate <n>', 'PUBLISH packets per second per client (0 = no limit)', parseCount)
     .option('--connect-rate <n>', 'CONNECTs per second per address (0 = no limit)', parseCount)
     .option('--session-expiry <seconds>', 'remove persistent sessions unused this long', parseCount)
@@ -67,6 +83,10 @@ export function registerBrokerCommand(program: Command): void {
           maxPacketBytes: flags.maxPacketBytes,
           maxConnections: flags.maxConnections,
           maxQueuedMessages: flags.maxQueuedMessages,
+          maxQueuedBytes: flags.maxQueuedBytes,
+          maxQueuedShare: flags.maxQueuedShare,
+          maxOutgoingBytes: flags.maxOutgoingBytes,
+          maxMemoryMb: flags.maxMemoryMb,
           publishPerSecond: flags.publishRate,
           connectsPerSecondPerAddress: flags.connectRate,
           sessionExpirySeconds: flags.sessionExpiry,
