@@ -189,6 +189,30 @@ export class AuditConnection {
     await this.waitClosed(Math.min(this.timeoutMs, 1000));
   }
 
+  /**
+   * Stops reading from the broker, as a client that stalls on its socket: the message being handled is
+   * held, so MQTT.js stops parsing, the stream stops being read and TCP (or the WebSocket) pushes back on
+   * the broker. Until resume(), at most the one held message is recorded.
+   */
+  stall(): void {
+    if (this.held !== undefined) return;
+    this.held = [];
+    this.client.handleMessage = (_packet, callback) => {
+      if (this.held) this.held.push(callback);
+      else callback();
+    };
+  }
+
+  /** Reads again after stall(): releases the held message and everything behind it. */
+  resume(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    this.client.handleMessage = (_packet, callback) => callback();
+    for (const callback of held) callback();
+  }
+
+  private held: Array<(error?: Error) => void> | undefined;
+
   /** Drops the socket without DISCONNECT, as a crashed client would: the broker publishes the will. */
   drop(): void {
     this.closing = true;

@@ -10,6 +10,7 @@ import { CheckContext, Inconclusive, describeOutcome, type RunState } from './co
 import { authChecks } from './checks/auth.ts';
 import { plaintextChecks } from './checks/plaintext.ts';
 import { publishChecks } from './checks/publish.ts';
+import { resourceChecks } from './checks/resources.ts';
 import { clientIdChecks } from './checks/client-ids.ts';
 import { retainedChecks } from './checks/retained.ts';
 import { shareChecks } from './checks/share.ts';
@@ -31,10 +32,12 @@ const INCONCLUSIVE_FIX = 'Remove what stopped it (see observed) and run the audi
 export interface SuiteOptions {
   /** Run only these check ids (default: all). */
   only?: readonly string[];
+  /** false skips the resource checks (which send a bounded load: see src/audit/checks/resources.ts). */
+  resourceChecks?: boolean;
 }
 
 /** Every check of the suite, in report order, with filters derived from the inbox pattern. */
-export function attackChecks(inboxPattern = 'chats/%c/messages'): AttackCheck[] {
+export function attackChecks(inboxPattern = 'chats/%c/messages', withResources = true): AttackCheck[] {
   return [
     ...transportChecks,
     ...plaintextChecks,
@@ -47,6 +50,7 @@ export function attackChecks(inboxPattern = 'chats/%c/messages'): AttackCheck[] 
     ...willChecks,
     ...shareChecks,
     ...publishChecks,
+    ...(withResources ? resourceChecks : []),
   ];
 }
 
@@ -65,7 +69,7 @@ function inconclusive(check: AttackCheck, observed: string): Finding {
 /** Runs one check with a deadline; whatever happens, its connections are closed and clean-ups run. */
 async function runCheck(run: RunState, check: AttackCheck): Promise<Finding> {
   const ctx = new CheckContext(run, check.id);
-  const deadlineMs = run.target.timeoutMs * 4;
+  const deadlineMs = check.deadlineMs?.(run.target.timeoutMs) ?? run.target.timeoutMs * 4;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -118,9 +122,11 @@ export async function runAttackSuite(
   options: SuiteOptions = {},
 ): Promise<Finding[]> {
   const resolved = resolveTarget(target);
-  let checks = attackChecks(resolved.inboxPattern);
+  let checks = attackChecks(resolved.inboxPattern, options.resourceChecks !== false);
   if (options.only) {
-    const unknown = options.only.filter((id) => !checks.some((c) => c.id === id));
+    const unknown = options.only.filter(
+      (id) => !attackChecks(resolved.inboxPattern).some((c) => c.id === id),
+    );
     if (unknown.length > 0) throw new Error(`audit: unknown check id(s): ${unknown.join(', ')}`);
     checks = checks.filter((c) => options.only!.includes(c.id));
   }

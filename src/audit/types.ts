@@ -29,7 +29,10 @@ export interface AuditTarget {
   ca?: Buffer;
   /** Skip TLS certificate verification (reported by the transport check). */
   insecure?: boolean;
-  /** For TLS targets: ports probed for a plain MQTT listener on the same host (default [1883]). */
+  /**
+   * For TLS targets: ports of the same host probed for a plain MQTT listener. Default none: only ports the
+   * caller names are probed (another program may own 1883 on that host).
+   */
   plainPorts?: number[];
   /** Bound on each single step (connect, subscribe, waiting for the canary); default 5000 ms. */
   timeoutMs?: number;
@@ -67,5 +70,7 @@ export interface AttackCheck {
   title: string;
   /** True for checks that need no victim; the others are skipped as inconclusive when no victim can be set up. */
   standalone?: boolean;
+  /** Its deadline when longer than the usual four step timeouts (checks that pace a bounded load). */
+  deadlineMs?: (timeoutMs: number) => number;
   run(ctx: CheckContext): Promise<CheckResult>;
 }

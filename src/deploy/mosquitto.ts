@@ -190,6 +190,53 @@ function renderAcl(anonymous: boolean): string {
   ].join('\n');
 }
 
+/**
+ * The resource limits every generated deployment carries, matching the embedded broker's defaults
+ * (src/broker/options.ts). Global options in Mosquitto 2.0.11 (mosquitto.conf(5)), except max_connections,
+ * which is per listener. Exported so the lint and tests agree with what is written.
+ */
+export const MOSQUITTO_LIMITS = {
+  /** Largest MQTT packet (header included); a bigger one disconnects its sender. */
+  maxPacketSize: 256 * 1024,
+  /** QoS 1/2 messages held per client beyond those in flight (Mosquitto's own default, written down). */
+  maxQueuedMessages: 1000,
+  /** Bytes of payload held per client beyond those in flight. */
+  maxQueuedBytes: 32 * 1024 * 1024,
+  /** Unacknowledged QoS 1/2 messages sent to one client at once (Mosquitto's default). */
+  maxInflightMessages: 20,
+  /** Bytes of payload sent to one client and not yet acknowledged. */
+  maxInflightBytes: 1024 * 1024,
+  /** Concurrent connections per listener. */
+  maxConnections: 10_000,
+} as const;
+
+function limitLines(): string[] {
+  const l = MOSQUITTO_LIMITS;
+  return [
+    `# The largest MQTT packet, header included (${l.maxPacketSize / 1024} KiB; Hush messages are far smaller):`,
+    '# a client that sends a bigger one is disconnected. Mosquitto 2.0.11 checks this on TCP listeners only ...',
+    `max_packet_size ${l.maxPacketSize}`,
+    '# ... so the largest message payload is bounded too, which also covers the WebSockets listener (a bigger',
+    '# message is acknowledged and dropped there: the sender is not told).',
+    `message_size_limit ${l.maxPacketSize}`,
+    '# Per client: at most this many QoS 1 messages wait (offline, or online but not reading) ...',
+    `max_queued_messages ${l.maxQueuedMessages}`,
+    `# ... and at most this many bytes of them (${l.maxQueuedBytes / 1024 / 1024} MiB); past either bound, new ones are dropped.`,
+    `max_queued_bytes ${l.maxQueuedBytes}`,
+    '# Per client: messages sent but not yet acknowledged, by count and by bytes (1 MiB).',
+    `max_inflight_messages ${l.maxInflightMessages}`,
+    `max_inflight_bytes ${l.maxInflightBytes}`,
+  ];
+}
+
+/** `max_connections` under a listener, with what it bounds. */
+function connectionLimitLines(): string[] {
+  return [
+    '# Per listener: at most this many clients connected at once through it.',
+    `max_connections ${MOSQUITTO_LIMITS.maxConnections}`,
+  ];
+}
+
 interface ConfInput {
   o: DeployMosquittoOptions;
   files: ReturnType<typeof deploymentFiles>;
@@ -228,9 +275,9 @@ function renderConf({ o, files, passwordFile, certFile, keyFile }: ConfInput): s
     '# if it is not, the broker still starts and saving fails later, only in the log.',
     `persistence_location ${files.data}${path.sep}`,
     '',
-    '# --- Limits: bounded offline queues and sessions that expire. ---',
-    '# At most this many messages wait for an offline device (anyone may write to an inbox).',
-    'max_queued_messages 1000',
+    '# --- Limits: what one client can make the broker hold (global options; docs/DEPLOY.md). ---',
+    '# Anyone may write into an inbox, so every one of these bounds what a stranger can pile up.',
+    ...limitLines(),
     '# A device that stays away this long loses its session and its queue.',
     'persistent_client_expiration 30d',
     '# Retained messages are refused: otherwise anyone could pin a message on any inbox.',
@@ -255,6 +302,7 @@ function renderConf({ o, files, passwordFile, certFile, keyFile }: ConfInput): s
     '# Mosquitto 2.0 refuses to start with a WebSockets listener alone; this one also serves local tools',
     '# (mosquitto_sub -p PORT, bridges) and is unreachable from the network.',
     `listener ${o.mqttPort} 127.0.0.1`,
+    ...connectionLimitLines(),
     ...(o.anonymous
       ? []
       : [
@@ -266,6 +314,7 @@ function renderConf({ o, files, passwordFile, certFile, keyFile }: ConfInput): s
     '# Clients must ask for the WebSocket subprotocol `mqtt`; the path does not matter to Mosquitto.',
     `listener ${o.wsPort}`,
     'protocol websockets',
+    ...connectionLimitLines(),
     '# The server certificate (with its chain) and key; the key is read after dropping to user mosquitto.',
     `certfile ${certFile}`,
     `keyfile ${keyFile}`,
@@ -341,7 +390,7 @@ function nextSteps(o: DeployMosquittoOptions, r: Omit<DeployMosquittoResult, 'ne
       (r.caFile ? `, trusting ${r.caFile}` : ''),
     `# ${o.anonymous ? 3 : 4}. check it`,
     `npx hush audit --mosquitto-conf ${r.confFile}`,
-    `npx hush audit ${wss}${r.caFile ? ` --ca ${r.caFile}` : ''}` +
+    `npx hush audit ${wss}${r.caFile ? ` --ca ${r.caFile}` : ''} --plain-port ${o.mqttPort}` +
       (o.anonymous
         ? ''
         : ' --username DEVICE_A --password PW_A --victim-username DEVICE_B --victim-password PW_B'),

@@ -1,7 +1,7 @@
 /**
  * Plain-text listeners beside a TLS one: a deployment that serves wss:// to browsers often still has a
  * plain MQTT listener (Mosquitto on Debian needs one). On loopback that is expected; reachable from the
- * network it lets credentials and ids travel in clear.
+ * network it lets credentials and ids travel in clear. Only the ports the caller names are probed.
  */
 import { randomClientId } from '../canary.ts';
 import { openConnection } from '../connection.ts';
@@ -19,8 +19,18 @@ async function plaintextListeners(ctx: CheckContext): Promise<CheckResult> {
   if (url.protocol === 'mqtt:' || url.protocol === 'ws:') {
     return result('info', 'the target itself is plain text (see the transport check)', WHY, FIX);
   }
+  // Only ports the caller named: a fixed default (1883) would probe whatever else runs on that host.
+  const ports = ctx.target.plainPorts ?? [];
+  if (ports.length === 0) {
+    return result(
+      'info',
+      "not probed: no plain port was named (give --plain-port PORT, e.g. the deployment's --mqtt-port)",
+      WHY,
+      FIX,
+    );
+  }
   const found: string[] = [];
-  for (const port of ctx.target.plainPorts ?? [1883]) {
+  for (const port of ports) {
     const probe = `mqtt://${url.hostname}:${port}`;
     const outcome = await openConnection(
       { url: probe, timeoutMs: Math.min(ctx.timeoutMs, 2000) },

@@ -31,6 +31,8 @@ interface AuditFlags {
   timeout: number;
   plainPort?: number[];
   only?: string;
+  /** Commander's --no-resource-checks. */
+  resourceChecks: boolean;
   aclFile?: string;
   mosquittoConf?: string;
 }
@@ -106,7 +108,10 @@ async function runAudit(url: string, flags: AuditFlags): Promise<void> {
   process.stderr.write(`auditing ${url} ...\n`);
   let findings: Finding[];
   try {
-    findings = await runAttackSuite(target, progress, { only });
+    findings = await runAttackSuite(target, progress, {
+      only,
+      resourceChecks: flags.resourceChecks,
+    });
     if (flags.listen !== undefined && flags.listen > 0) {
       process.stderr.write(`  listening on # for ${flags.listen} s ...\n`);
       const passive = await runPassiveListen(target, flags.listen);
@@ -152,8 +157,12 @@ export function registerAuditCommand(program: Command): void {
     .option('--timeout <ms>', 'bound on each step of a check', parseCount, 5000)
     .option(
       '--plain-port <port>',
-      'for TLS targets: probe this port for a plain MQTT listener (repeatable)',
+      "for TLS targets: probe this port of the target's host for a plain MQTT listener (repeatable; none by default)",
       collectPort,
+    )
+    .option(
+      '--no-resource-checks',
+      'skip the resource checks (one 1 MiB message, 1,200 × 1 KiB queued, 64 MiB to a stalled reader)',
     )
     .option('--only <ids>', 'run only these comma-separated check ids')
     .option('--acl-file <file>', 'lint a Mosquitto aclfile instead of attacking a broker')
