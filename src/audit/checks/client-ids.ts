@@ -7,7 +7,7 @@
 import { Inconclusive, describeOutcome, result, type CheckContext, type VictimIdentity } from '../context.ts';
 import { sleep, type ConnectOutcome, type ReceivedMessage } from '../connection.ts';
 import { randomClientId } from '../canary.ts';
-import { everyInboxFilter, inboxPrefixFilter } from '../target.ts';
+import { everyInboxFilter, inboxPrefixFilter, inboxTopic } from '../target.ts';
 import type { AttackCheck, CheckResult } from '../types.ts';
 
 const WHY =
@@ -16,6 +16,8 @@ const FIX =
   'Refuse such ids at CONNECT (Hush accepts only [A-Za-z0-9_-]{1,64}); on Mosquitto use `use_username_as_clientid true` with a password file so clients cannot choose their id, or Mosquitto 2.1, which matches %c only as a whole topic level.';
 const ID_REPLACED =
   ' (with credentials, brokers using use_username_as_clientid replace the id by the username, so this shows nothing about ids)';
+const REPLACED_WHY =
+  'The broker replaced the requested client id with the authenticated username (use_username_as_clientid), so a client cannot choose its id at all: not a weakness.';
 
 interface ReadAttempt {
   outcome: ConnectOutcome;
@@ -56,6 +58,45 @@ async function leaksForAnyId(ctx: CheckContext, filters: (v: VictimIdentity) => 
   return control.leaked.length > 0;
 }
 
+/**
+ * True when the broker replaced `id` with the attacker's username (use_username_as_clientid). Two signs,
+ * both required: a connection with a random id is taken over by the one with `id` (both became the
+ * username), and the connection with `id` reads the username's own inbox (%c resolved to the username).
+ */
+async function idReplacedByUsername(ctx: CheckContext, id: string): Promise<boolean> {
+  const username = ctx.attackerCredentials.username;
+  if (username === undefined) return false;
+  const ownInbox = inboxTopic(ctx.inboxPattern, username);
+  const first = await ctx.connect(ctx.attacker(randomClientId()));
+  if (first.kind !== 'accepted') return false;
+  const second = await ctx.connect(ctx.attacker(id));
+  if (second.kind !== 'accepted') {
+    await first.connection.end();
+    return false;
+  }
+  const kicked = await first.connection.waitClosed(Math.max(ctx.settleMs * 2, 1000));
+  const tookOver = kicked && first.connection.droppedByBroker;
+  if (!kicked) await first.connection.end();
+  let readsOwnInbox = false;
+  if (tookOver && (await second.connection.subscribe(ownInbox)) === 'granted') {
+    const canary = ctx.canary();
+    await second.connection.publish(ownInbox, canary, { qos: 1 });
+    readsOwnInbox =
+      (await second.connection.waitForMessage((m) => m.payload.toString() === canary, ctx.timeoutMs)) !==
+      undefined;
+  }
+  await second.connection.end();
+  return tookOver && readsOwnInbox;
+}
+
+const replacedResult = (what: string) =>
+  result(
+    'pass',
+    `${what} was replaced by the username (use_username_as_clientid: it took over a connection with another id of the same account and read that account's own inbox)`,
+    REPLACED_WHY,
+    FIX,
+  );
+
 /** Connects with a wildcard id and tries the filters its %c substitution would grant. */
 async function wildcardId(ctx: CheckContext, id: '+' | '#'): Promise<CheckResult> {
   const list =
@@ -83,6 +124,7 @@ async function wildcardId(ctx: CheckContext, id: '+' | '#'): Promise<CheckResult
       FIX,
     );
   }
+  if (await idReplacedByUsername(ctx, id)) return replacedResult(`client id "${id}"`);
   const replaced = ctx.attackerCredentials.username !== undefined ? ID_REPLACED : '';
   return result(
     'info',
@@ -132,6 +174,7 @@ async function slashId(ctx: CheckContext): Promise<CheckResult> {
       FIX,
     );
   }
+  if (await idReplacedByUsername(ctx, `${randomClientId()}/b`)) return replacedResult('client id "a/b"');
   const replaced = ctx.attackerCredentials.username !== undefined ? ID_REPLACED : '';
   return result(
     'info',
@@ -149,6 +192,8 @@ async function longId(ctx: CheckContext): Promise<CheckResult> {
   if (outcome.kind === 'failed') throw new Inconclusive(describeOutcome(outcome));
   if (outcome.kind !== 'accepted')
     return result('pass', `a 200-character client id was ${describeOutcome(outcome)}`, WHY, FIX);
+  await outcome.connection.end();
+  if (await idReplacedByUsername(ctx, id)) return replacedResult('a 200-character client id');
   return result('info', 'a 200-character client id was accepted', WHY, FIX, 'low');
 }
 
