@@ -1488,7 +1488,8 @@ export class HushClient extends TypedEmitter<HushEvents> {
     try {
       opened = await openDirect(this.#provider, this.#device.identity, wire);
     } catch (error) {
-      if (!(error instanceof HushProtocolError)) throw error;
+      // Whatever failed (a crypto library's own error included), the message is unreadable, not a store failure:
+      // throwing would leave it unacknowledged and redelivered forever.
       this.#unreadableMessage(error);
       return;
     }
