@@ -32,6 +32,15 @@ async function lintConf(lines: string[], cwd?: string): Promise<{ file: string; 
   await writeFile(file, lines.join('\n') + '\n');
   return { file, findings: await lintMosquittoConf(file, cwd === undefined ? {} : { cwd }) };
 }
+/** Findings about size, queue and connection limits (tested on their own below). */
+const LIMIT_IDS = new Set([
+  'no-message-size-limit',
+  'size-limit-not-on-websockets',
+  'no-queued-bytes-limit',
+  'unbounded-inflight',
+  'no-connection-limit',
+]);
+const withoutLimits = (findings: LintFinding[]) => findings.filter((f) => !LIMIT_IDS.has(f.id));
 const ids = (findings: LintFinding[]) => findings.map((f) => `${f.line} ${f.severity} ${f.id}`);
 const only = (findings: LintFinding[], id: string) => ids(findings.filter((f) => f.id === id));
 
@@ -53,8 +62,10 @@ const hushConf = () => [
 describe('mosquitto.conf lint: whole configurations', () => {
   it("passes Hush's own deployment with only informational findings", async () => {
     const { findings } = await lintConf(hushConf());
-    expect(ids(findings)).toEqual(['7 info plain-listener-loopback', '9 info plain-websockets-loopback']);
-    expect(lintExitCode(findings)).toBe(0);
+    expect(ids(withoutLimits(findings))).toEqual([
+      '7 info plain-listener-loopback',
+      '9 info plain-websockets-loopback',
+    ]);
   });
 
   it('fails an open broker: anonymous clients, no acl_file, plain MQTT on every interface', async () => {
@@ -71,7 +82,7 @@ describe('mosquitto.conf lint: whole configurations', () => {
       'persistent_client_expiration 1d',
       'listener 1883 127.0.0.1',
     ]);
-    expect(ids(findings)).toEqual([
+    expect(ids(withoutLimits(findings))).toEqual([
       '2 low retained-inbox',
       '4 high client-id-not-bound',
       '4 info plain-listener-loopback',
@@ -358,7 +369,9 @@ describe('mosquitto.conf lint: include_dir', () => {
     await writeFile(path.join(inc, 'ignored.txt'), 'not an option\n');
     const { findings } = await lintConf([...hushConf(), `include_dir ${inc}`]);
     expect(
-      findings.filter((f) => f.file.startsWith(inc)).map((f) => `${path.basename(f.file)}:${f.line} ${f.id}`),
+      withoutLimits(findings)
+        .filter((f) => f.file.startsWith(inc))
+        .map((f) => `${path.basename(f.file)}:${f.line} ${f.id}`),
     ).toEqual(['A.conf:1 client-id-not-bound', 'A.conf:1 plain-listener', 'b.conf:2 unbounded-queue']);
   });
 
@@ -384,5 +397,94 @@ describe('mosquitto.conf lint: include_dir', () => {
   it('reports an include_dir that does not exist as a parse finding', async () => {
     const { findings } = await lintConf([...hushConf(), `include_dir ${path.join(dir, 'nope.d')}`]);
     expect(only(findings, 'conf-parse-error')).toEqual(['12 critical conf-parse-error']);
+  });
+});
+
+/** Hush's deployment with the limits `hush deploy mosquitto` writes: global ones, then per listener. */
+const limitedConf = () => [
+  'per_listener_settings false', // 1
+  'allow_anonymous false', // 2
+  `password_file ${passwd}`, // 3
+  `acl_file ${acl}`, // 4
+  'retain_available false', // 5
+  'persistent_client_expiration 30d', // 6
+  'max_packet_size 262144', // 7
+  'message_size_limit 262144', // 8
+  'max_queued_messages 1000', // 9
+  'max_queued_bytes 33554432', // 10
+  'max_inflight_messages 20', // 11
+  'max_inflight_bytes 1048576', // 12
+  'listener 1883 127.0.0.1', // 13
+  'max_connections 10000', // 14
+  'use_username_as_clientid true', // 15
+  'listener 8083 lo', // 16
+  'protocol websockets', // 17
+  'max_connections 10000', // 18
+  'use_username_as_clientid true', // 19
+];
+const limitFindings = (findings: LintFinding[]) => ids(findings.filter((f) => LIMIT_IDS.has(f.id)));
+const replaceLine = (lines: string[], line: number, text: string | undefined) =>
+  lines.flatMap((l, i) => (i === line - 1 ? (text === undefined ? [] : [text]) : [l]));
+
+describe('mosquitto.conf lint: size, queue and connection limits', () => {
+  it('passes the limits hush deploy mosquitto writes: no limit finding, exit code 0', async () => {
+    const { findings } = await lintConf(limitedConf());
+    expect(limitFindings(findings)).toEqual([]);
+    expect(lintExitCode(findings)).toBe(0);
+  });
+
+  it('flags a config without any size limit, naming the file (exit 1)', async () => {
+    const conf = replaceLine(replaceLine(limitedConf(), 8, undefined), 7, undefined);
+    const { file, findings } = await lintConf(conf);
+    expect(limitFindings(findings)).toEqual(['undefined medium no-message-size-limit']);
+    expect(findings.find((f) => f.id === 'no-message-size-limit')?.file).toBe(file);
+    expect(lintExitCode(findings)).toBe(1);
+  });
+
+  it('flags a size limit of 0 at its line', async () => {
+    const conf = replaceLine(replaceLine(limitedConf(), 8, 'message_size_limit 0'), 7, 'max_packet_size 0');
+    const { findings } = await lintConf(conf);
+    expect(limitFindings(findings)).toEqual(['7 medium no-message-size-limit']);
+  });
+
+  it('flags max_packet_size alone when there is a WebSockets listener (2.0.11 ignores it there)', async () => {
+    const { findings } = await lintConf(replaceLine(limitedConf(), 8, undefined));
+    expect(limitFindings(findings)).toEqual(['7 medium size-limit-not-on-websockets']);
+    expect(lintExitCode(findings)).toBe(1);
+  });
+
+  it('accepts max_packet_size alone without a WebSockets listener', async () => {
+    const conf = replaceLine(limitedConf(), 8, undefined).slice(0, 14);
+    const { findings } = await lintConf(conf);
+    expect(limitFindings(findings)).toEqual([]);
+  });
+
+  it('flags a missing max_queued_bytes (file) and max_queued_bytes 0 (line)', async () => {
+    const missing = await lintConf(replaceLine(limitedConf(), 10, undefined));
+    expect(limitFindings(missing.findings)).toEqual(['undefined medium no-queued-bytes-limit']);
+    expect(lintExitCode(missing.findings)).toBe(1);
+    const zero = await lintConf(replaceLine(limitedConf(), 10, 'max_queued_bytes 0'));
+    expect(limitFindings(zero.findings)).toEqual(['10 medium no-queued-bytes-limit']);
+  });
+
+  it('flags max_queued_messages 0 (no bound on the count) at its line', async () => {
+    const { findings } = await lintConf(replaceLine(limitedConf(), 9, 'max_queued_messages 0'));
+    expect(only(findings, 'unbounded-queue')).toEqual(['9 medium unbounded-queue']);
+  });
+
+  it('flags unlimited in-flight messages without a byte bound, not with one', async () => {
+    const unbounded = replaceLine(replaceLine(limitedConf(), 12, undefined), 11, 'max_inflight_messages 0');
+    const { findings } = await lintConf(unbounded);
+    expect(limitFindings(findings)).toEqual(['11 medium unbounded-inflight']);
+    const byBytes = await lintConf(replaceLine(limitedConf(), 11, 'max_inflight_messages 0'));
+    expect(limitFindings(byBytes.findings)).toEqual([]);
+  });
+
+  it('flags a listener without max_connections (low) at its listener line, and -1 at its line', async () => {
+    const missing = await lintConf(replaceLine(limitedConf(), 14, undefined));
+    expect(limitFindings(missing.findings)).toEqual(['13 low no-connection-limit']);
+    expect(lintExitCode(missing.findings)).toBe(0);
+    const unlimited = await lintConf(replaceLine(limitedConf(), 18, 'max_connections -1'));
+    expect(limitFindings(unlimited.findings)).toEqual(['18 low no-connection-limit']);
   });
 });

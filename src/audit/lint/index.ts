@@ -9,8 +9,9 @@
 //     anonymous-without-acl, no-acl-file, nobody-can-connect, client-id-not-bound, username-not-authenticated,
 //     use-username-as-clientid-before-listener, default-listener-created, per-listener-setting-ignored,
 //     security-option-applies-to-all-listeners, plain-listener, plain-listener-loopback, plain-websockets,
-//     plain-websockets-loopback, tls-incomplete, unbounded-queue, no-session-expiry, retained-inbox,
-//     include-dir-ignored, local-only
+//     plain-websockets-loopback, tls-incomplete, unbounded-queue, no-message-size-limit,
+//     size-limit-not-on-websockets, no-queued-bytes-limit, unbounded-inflight, no-connection-limit,
+//     no-session-expiry, retained-inbox, include-dir-ignored, local-only
 
 import { DANGEROUS_SEVERITIES, type LintFinding } from './types.ts';
 

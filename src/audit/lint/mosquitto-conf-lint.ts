@@ -46,6 +46,7 @@ interface Listener {
   cafile?: Setting<string>;
   pskHint: boolean;
   useUsernameAsClientId?: Setting<boolean>;
+  maxConnections?: Setting<number>;
   certIdentity: boolean;
   security: Security;
 }
@@ -138,6 +139,15 @@ const BOOLEAN_OPTIONS: ReadonlySet<string> = new Set([
   'persistence',
 ]);
 
+/** Global resource limits whose absence (or 0, "no limit") the lint reports. */
+const LIMIT_OPTIONS: ReadonlySet<string> = new Set([
+  'max_packet_size',
+  'message_size_limit',
+  'max_queued_bytes',
+  'max_inflight_messages',
+  'max_inflight_bytes',
+]);
+
 const MAX_INCLUDE_DEPTH = 1;
 
 const trimBlanks = (s: string) => s.replace(/^[ \t\n\r\v\f]+|[ \t\n\r\v\f]+$/g, '');
@@ -174,6 +184,8 @@ class ConfState {
   /** With per_listener_settings false: security options written under a listener (they apply to all). */
   readonly globalUnderListener: { keyword: string; at: Origin }[] = [];
   maxQueuedMessages: Setting<number> | undefined;
+  /** Global size, queue and in-flight limits, by option name (max_packet_size, max_queued_bytes, ...). */
+  readonly limits = new Map<string, Setting<number>>();
   persistentClientExpiration: Setting<string> | undefined;
   retainAvailable: Setting<boolean> | undefined;
 
@@ -372,6 +384,9 @@ async function readConfFile(state: ConfState, file: string, text: string, depth:
         case 'bind_interface':
           current.bindInterface = words[1];
           break;
+        case 'max_connections':
+          current.maxConnections = { value: Number(words[1]), at };
+          break;
         case 'psk_hint':
           current.pskHint = true;
           break;
@@ -398,6 +413,8 @@ async function readConfFile(state: ConfState, file: string, text: string, depth:
 
     if (keyword === 'max_queued_messages') {
       state.maxQueuedMessages = { value: Number(words[1]), at };
+    } else if (LIMIT_OPTIONS.has(keyword)) {
+      state.limits.set(keyword, { value: Number(words[1]), at });
     } else if (keyword === 'persistent_client_expiration') {
       state.persistentClientExpiration = { value: rest, at };
     } else if (keyword === 'retain_available') {
@@ -710,6 +727,82 @@ async function checkSecurity(
   }
 }
 
+/**
+ * Size, queue, in-flight and connection limits: anyone may write into an inbox, so without them one client
+ * makes the broker hold (and persist) as much as it sends. Values: 0 means "no limit" for all of them.
+ */
+function checkLimits(state: ConfState, file: string, listeners: Listener[]): void {
+  const positive = (keyword: string) => {
+    const setting = state.limits.get(keyword);
+    return setting !== undefined && Number.isFinite(setting.value) && setting.value > 0;
+  };
+  const zeroAt = (keyword: string) => {
+    const setting = state.limits.get(keyword);
+    return setting !== undefined && !positive(keyword) ? setting.at : undefined;
+  };
+  const packet = positive('max_packet_size');
+  const payload = positive('message_size_limit');
+  if (!packet && !payload) {
+    const at = zeroAt('max_packet_size') ?? zeroAt('message_size_limit');
+    state.add(
+      at,
+      file,
+      'no-message-size-limit',
+      'medium',
+      `${at ? 'the size limit is 0 (no limit)' : 'neither max_packet_size nor message_size_limit is set'}: the broker accepts messages of up to 256 MB, so one client can make it hold (and write to its database for offline devices) hundreds of megabytes per message`,
+      'add `max_packet_size 262144` and `message_size_limit 262144` (256 KiB, far above any Hush message)',
+    );
+  } else if (packet && !payload && listeners.some((l) => l.protocol === 'websockets')) {
+    const at = state.limits.get('max_packet_size')!.at;
+    state.add(
+      at,
+      at.file,
+      'size-limit-not-on-websockets',
+      'medium',
+      'max_packet_size is the only size limit, and Mosquitto 2.0.11 does not apply it to WebSockets listeners (verified: a 1 MiB publish over wss:// was accepted and delivered)',
+      'add `message_size_limit 262144` as well: it bounds the payload on every listener',
+    );
+  }
+  if (!positive('max_queued_bytes')) {
+    const at = zeroAt('max_queued_bytes');
+    state.add(
+      at,
+      file,
+      'no-queued-bytes-limit',
+      'medium',
+      `${at ? 'max_queued_bytes 0 means no limit' : 'max_queued_bytes is not set (no limit)'}: only the message count bounds what waits for an offline or slow client, so 1000 large messages (up to 256 MB each) can pile up per client`,
+      'add `max_queued_bytes 33554432` (32 MiB per client)',
+    );
+  }
+  const inflightMessages = state.limits.get('max_inflight_messages');
+  if (
+    inflightMessages !== undefined &&
+    !positive('max_inflight_messages') &&
+    !positive('max_inflight_bytes')
+  ) {
+    state.add(
+      inflightMessages.at,
+      inflightMessages.at.file,
+      'unbounded-inflight',
+      'medium',
+      'max_inflight_messages 0 removes the limit on unacknowledged messages sent to one client, and no max_inflight_bytes bounds them either: a client that never acknowledges makes the broker keep everything sent to it',
+      'write `max_inflight_messages 20` (the default) and `max_inflight_bytes 1048576`',
+    );
+  }
+  for (const l of listeners) {
+    if (l.port === 0 || (l.maxConnections !== undefined && l.maxConnections.value > 0)) continue;
+    const at = l.maxConnections?.at ?? l.at;
+    state.add(
+      at,
+      at?.file ?? file,
+      'no-connection-limit',
+      'low',
+      `${listenerName(l)} has no connection limit (max_connections ${l.maxConnections ? l.maxConnections.value : 'not set: -1, unlimited'}): a connect storm is bounded only by the process's file descriptors`,
+      `write \`max_connections 10000\` under \`listener ${l.port}${l.host ? ` ${l.host}` : ''}\``,
+    );
+  }
+}
+
 /** Lints a mosquitto.conf (Mosquitto 2.0 syntax) and the acl, password and key files it names. */
 export async function lintMosquittoConf(
   file: string,
@@ -814,6 +907,7 @@ export async function lintMosquittoConf(
       'use a bound, e.g. `max_queued_messages 1000` (the default) with `max_queued_bytes`',
     );
   }
+  if (listeners.length > 0) checkLimits(state, file, listeners);
   if (state.persistentClientExpiration === undefined && listeners.length > 0) {
     state.add(
       undefined,
