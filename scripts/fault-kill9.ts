@@ -48,6 +48,8 @@ export async function runKill9(options: {
   window?: number;
   /** Time allowed for the whole exchange. */
   timeoutMs?: number;
+  /** Prints a line on stderr every 1,000 messages. */
+  progress?: boolean;
 }): Promise<Kill9Result> {
   const { count } = options;
   const kills = options.kills ?? 1;
@@ -84,6 +86,12 @@ export async function runKill9(options: {
     const chatId = await openChat(sender, receiver);
     const ledger = new DeliveryLedger();
     ledger.watch(receiver);
+    const states: Record<string, string[]> = { sender: [], receiver: [] };
+    sender.on('connection', ({ state }) => states.sender!.push(state));
+    receiver.on('connection', ({ state }) => states.receiver!.push(state));
+    const withStates = (error: Error) => {
+      throw new Error(`${error.message}\nconnection states: ${JSON.stringify(states)}`);
+    };
 
     const killPoints = new Set(
       Array.from({ length: kills }, (_, k) => Math.floor((count * (k + 1)) / (kills + 1))),
@@ -96,6 +104,10 @@ export async function runKill9(options: {
       ledger,
       ...(options.window !== undefined ? { window: options.window } : {}),
       onProgress: async (sent) => {
+        if (options.progress && sent % 1000 === 0)
+          process.stderr.write(
+            `fault-kill9: ${sent} sent, ${ledger.total} shown, ${Date.now() - started} ms\n`,
+          );
         if (!killPoints.has(sent)) return;
         // The previous restart must be complete before the next kill.
         await restarting;
@@ -108,19 +120,19 @@ export async function runKill9(options: {
         })();
       },
     });
-    await finished;
+    await finished.catch(withStates);
     await restarting;
     const timeoutMs = options.timeoutMs ?? 120_000;
     await waitUntil(
       () => ledger.complete(),
       timeoutMs,
       () => `receiver incomplete: ${JSON.stringify(ledger.figures())}`,
-    );
+    ).catch(withStates);
     await waitUntil(
       () => sender.pendingOutgoing(chatId) === 0,
       timeoutMs,
       () => `sender outbox never drained: ${sender.pendingOutgoing(chatId)} copies`,
-    );
+    ).catch(withStates);
     // A late redelivery would show up now.
     await sleep(500);
     return {
@@ -163,6 +175,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     kills: Number(values.kills),
     window: Number(values.window),
     timeoutMs: 600_000,
+    progress: true,
   });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   const bad = result.figures.some((f) => f.delivered !== f.sent || f.duplicated > 0 || f.outOfOrder > 0);
