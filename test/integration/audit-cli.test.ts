@@ -28,7 +28,10 @@ describe('hush audit against a real Mosquitto configured like the seed', () => {
   afterAll(() => mosquitto?.stop());
 
   it('finds no wildcard leak but reports the client-id takeover, and exits 1', async () => {
-    const { code, report, stderr } = await audit([`mqtt://127.0.0.1:${mosquitto.mqttPort}`]);
+    const { code, report, stderr } = await audit([
+      `mqtt://127.0.0.1:${mosquitto.mqttPort}`,
+      '--no-resource-checks',
+    ]);
     expect(code).toBe(1);
     expect(report.schema).toBe('hush-audit/1');
     for (const id of [
@@ -71,7 +74,7 @@ describe('hush audit against a real Mosquitto with no ACL and anonymous access',
   afterAll(() => mosquitto?.stop());
 
   it('finds the wildcard leak and exits 1', async () => {
-    const { code, report } = await audit([`mqtt://127.0.0.1:${mosquitto.mqttPort}`]);
+    const { code, report } = await audit([`mqtt://127.0.0.1:${mosquitto.mqttPort}`, '--no-resource-checks']);
     expect(code).toBe(1);
     expect(verdictOf(report, 'wildcard-all')).toBe('leak');
     // Never the leaked content: canaries appear only as fingerprints.
@@ -128,7 +131,10 @@ describe("hush audit against Hush's own broker with a password file", () => {
       'victim',
       '--victim-password',
       'victim-secret',
+      '--no-resource-checks',
     ]);
+    // --no-resource-checks leaves them out of the report (they are tested in audit-resources.test.ts).
+    expect(report.findings.filter((f) => f.id.startsWith('resource-'))).toEqual([]);
     expect(
       report.findings.filter(
         (f) => f.verdict === 'leak' || f.verdict === 'weakness' || f.verdict === 'inconclusive',
@@ -136,7 +142,7 @@ describe("hush audit against Hush's own broker with a password file", () => {
       stderr,
     ).toEqual([]);
     expect(code).toBe(0);
-  });
+  }, 120_000); // the whole suite, one check at a time (accounts)
 
   it('wrong credentials: could not run, exit 2 with the reason', async () => {
     const result = await runHush(

@@ -99,11 +99,17 @@ describe('hush deploy mosquitto, account mode, on the real broker', () => {
     const conf = await readFile(path.join(dir, 'mosquitto.conf'), 'utf8');
     const options = conf.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
     expect(options.filter((l) => l === 'use_username_as_clientid true')).toHaveLength(2);
+    expect(options.filter((l) => l === 'max_connections 10000')).toHaveLength(2);
     expect(options).toEqual(
       expect.arrayContaining([
         'allow_anonymous false',
         'retain_available false',
         'max_queued_messages 1000',
+        'max_packet_size 262144',
+        'message_size_limit 262144',
+        'max_queued_bytes 33554432',
+        'max_inflight_messages 20',
+        'max_inflight_bytes 1048576',
         'persistent_client_expiration 30d',
         'persistence true',
         `persistence_location ${dir}/data/`,
@@ -138,15 +144,20 @@ describe('hush deploy mosquitto, account mode, on the real broker', () => {
   });
 
   it('passes the attack suite over wss:// with accounts: no leak, no takeover (exit code 0)', async () => {
-    const findings = await runAttackSuite({
-      url: `wss://localhost:${wsPort}/mqtt`,
-      attacker: ALICE,
-      victim: BOB,
-      inboxPattern: INBOX,
-      ca,
-      plainPorts: [mqttPort],
-      timeoutMs: 3000,
-    });
+    const findings = await runAttackSuite(
+      {
+        url: `wss://localhost:${wsPort}/mqtt`,
+        attacker: ALICE,
+        victim: BOB,
+        inboxPattern: INBOX,
+        ca,
+        plainPorts: [mqttPort],
+        timeoutMs: 3000,
+      },
+      undefined,
+      // The resource checks against this deployment: deploy-mosquitto-limits.test.ts.
+      { resourceChecks: false },
+    );
     const v = verdicts(findings);
     expect(v['takeover-clean']).toBe('pass');
     expect(v['takeover-persistent']).toBe('pass');
@@ -217,15 +228,20 @@ describe('hush deploy mosquitto --anonymous (the seed setup), on the real broker
     await expect(stat(path.join(dir, 'passwd'))).rejects.toThrow();
 
     broker = await startFromDir(path.join(dir, 'mosquitto.conf'), [mqttPort, wsPort]);
-    const findings = await runAttackSuite({
-      url: `wss://localhost:${wsPort}/mqtt`,
-      attacker: {},
-      victim: {},
-      inboxPattern: INBOX,
-      ca: await readFile(path.join(dir, 'tls/ca.crt')),
-      plainPorts: [mqttPort],
-      timeoutMs: 3000,
-    });
+    const findings = await runAttackSuite(
+      {
+        url: `wss://localhost:${wsPort}/mqtt`,
+        attacker: {},
+        victim: {},
+        inboxPattern: INBOX,
+        ca: await readFile(path.join(dir, 'tls/ca.crt')),
+        plainPorts: [mqttPort],
+        timeoutMs: 3000,
+      },
+      undefined,
+      // The resource checks against this deployment: deploy-mosquitto-limits.test.ts.
+      { resourceChecks: false },
+    );
     const v = verdicts(findings);
     expect(v['takeover-persistent']).toBe('leak');
     for (const id of [
@@ -296,7 +312,7 @@ describe('re-running hush deploy mosquitto on an existing directory', () => {
     const anonymous = await deploy(['--out', dir, '--force', '--anonymous']);
     expect(anonymous.code, anonymous.stderr).toBe(0);
     expect(await snapshot()).toEqual(before);
-  });
+  }, 90_000); // five hush processes, each generating or checking TLS material
 
   it('keeps a password file of the older layout (DIR/passwd) where it is, and says how to move it', async () => {
     const dir = path.join(temp, 'legacy');
