@@ -9,9 +9,10 @@
 import type { Client, AuthenticateError, AedesPublishPacket, PublishPacket, Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import { compileClientAcl, topicMatchesFilter, type AclFile, type ClientAcl } from './acl/index.ts';
-import { verifyPassword, type PasswordTable } from './passwd/index.ts';
+import { VerifiedPasswordCache, verifyPassword, type PasswordTable } from './passwd/index.ts';
 import { clientIdProblem } from './client-id.ts';
 import { KeyedTokenBuckets, TokenBucket } from './limits/token-bucket.ts';
+import { addressKey } from './limits/client-address.ts';
 import type { ResolvedBrokerOptions } from './options.ts';
 
 /** MQTT 3.1.1 CONNACK return codes (§3.2.2.3). */
@@ -76,7 +77,11 @@ function hasDollarSubscription(client: Client, topic: string): boolean {
   return false;
 }
 
-/** Remote address of an Aedes client, for TCP, TLS and WebSocket connections alike. */
+/**
+ * Remote address of an Aedes client, for TCP, TLS and WebSocket connections alike. For a WebSocket the broker
+ * puts the client's address in `req` (behind a trusted proxy, the one X-Forwarded-For names: see
+ * limits/client-address.ts).
+ */
 export function remoteAddress(client: Client): string {
   const conn = client.conn as { remoteAddress?: string };
   return client.req?.socket?.remoteAddress ?? conn.remoteAddress ?? 'unknown';
@@ -88,7 +93,27 @@ export class AccessControl {
   private readonly pending = new WeakMap<Client, PendingConnect>();
   /** ACL of every session seen, including offline ones, for the READ check when queueing. */
   private readonly sessionAcls = new Map<string, ClientAcl>();
-  private readonly connectBuckets: KeyedTokenBuckets;
+  /*
+   * Connect limits, fair to neighbours behind one NAT or proxy (docs/SECURITY.md, "Connect rate limits"):
+   * - a client with an account (username + password file) whose password is right draws only from its own
+   *   per-account bucket (accountConnects), never from its address's: nobody else can drain it without the
+   *   password;
+   * - each password check that fails costs its client address (IPv4 address, IPv6 /64) a token
+   *   (failedByAddress): the token is taken before the PBKDF2 check and given back when the password is right,
+   *   so only failures count. Once an address is out of tokens its password checks stop there, except
+   *   against an existing account that still has failure tokens of its own (failedByAccount): a bad-password
+   *   storm from one address then costs no more PBKDF2 than its rate, and does not stop a neighbour
+   *   from logging in to an account nobody is attacking;
+   * - a password verified before (VerifiedPasswordCache) needs no PBKDF2 and no failure token at all, so a
+   *   device that has connected once gets back in even while its own account is under attack;
+   * - clients without an account (anonymous brokers) have only their address: addressConnects.
+   */
+  private readonly addressConnects: KeyedTokenBuckets;
+  private readonly accountConnects: KeyedTokenBuckets;
+  private readonly failedByAddress: KeyedTokenBuckets;
+  private readonly failedByAccount: KeyedTokenBuckets;
+  private readonly connectLimitsOn: boolean;
+  private readonly verified: VerifiedPasswordCache;
 
   constructor(
     private readonly options: ResolvedBrokerOptions,
@@ -97,8 +122,19 @@ export class AccessControl {
     private readonly log: Logger,
     private readonly connectedClients: () => number,
   ) {
-    const { connectsPerSecondPerAddress, connectBurstPerAddress } = options.limits;
-    this.connectBuckets = new KeyedTokenBuckets(connectsPerSecondPerAddress, connectBurstPerAddress);
+    const l = options.limits;
+    this.connectLimitsOn = l.connectsPerSecondPerAddress !== 0;
+    this.addressConnects = new KeyedTokenBuckets(l.connectsPerSecondPerAddress, l.connectBurstPerAddress);
+    this.accountConnects = new KeyedTokenBuckets(l.connectsPerSecondPerAccount, l.connectBurstPerAccount);
+    this.failedByAddress = new KeyedTokenBuckets(
+      l.failedLoginsPerSecondPerAddress,
+      l.failedLoginsBurstPerAddress,
+    );
+    this.failedByAccount = new KeyedTokenBuckets(
+      l.failedLoginsPerSecondPerAccount,
+      l.failedLoginsBurstPerAccount,
+    );
+    this.verified = new VerifiedPasswordCache(l.verifiedPasswordCacheSize);
   }
 
   /** The aclfile in force (for callers that replace only the password table). */
@@ -128,12 +164,14 @@ export class AccessControl {
     }
     const pending: PendingConnect = { clientIdGiven: packet.clientId };
     this.pending.set(client, pending);
-    const address = remoteAddress(client);
     const refuse = (code: number, reason: string) => {
       pending.refusal = { code, reason };
     };
-    if (!this.connectBuckets.take(address)) {
-      refuse(ConnackCode.serverUnavailable, `too many connects from ${address}`);
+    // Clients with an account are limited per account in authenticate, after their password is known right.
+    const hasAccount = this.passwords !== undefined && packet.username !== undefined;
+    const key = hasAccount ? '' : addressKey(remoteAddress(client));
+    if (!hasAccount && this.connectLimitsOn && !this.addressConnects.take(key)) {
+      refuse(ConnackCode.serverUnavailable, `too many connects from ${key}`);
     } else if (this.connectedClients() >= this.options.limits.maxConnections) {
       refuse(
         ConnackCode.serverUnavailable,
@@ -194,14 +232,39 @@ export class AccessControl {
     }
     const stored = this.passwords.entries.get(username);
     const passwordText = password?.toString('utf8') ?? '';
+    const admitAccount = (storedHash: string) => {
+      if (this.connectLimitsOn && !this.accountConnects.take(username))
+        return reject(ConnackCode.serverUnavailable, `too many connects for user ${username}`);
+      this.admit(client, username, storedHash, passwordText);
+      done(null, true);
+    };
+    if (stored !== undefined && this.verified.has(username, stored, passwordText))
+      return admitAccount(stored);
+
+    // A password check costs PBKDF2: reserve a failure token first (given back if the password is right).
+    const key = addressKey(remoteAddress(client));
+    let giveBack: () => void = () => undefined;
+    if (!this.connectLimitsOn || this.failedByAddress.take(key)) {
+      giveBack = () => this.failedByAddress.refund(key);
+    } else if (stored !== undefined && this.failedByAccount.take(username)) {
+      giveBack = () => this.failedByAccount.refund(username);
+    } else {
+      return reject(
+        ConnackCode.serverUnavailable,
+        `too many failed logins from ${key}; password checks from there resume at a lower rate`,
+      );
+    }
     // Verify even for unknown users, so response time does not reveal which usernames exist.
     const storedOrDecoy = stored ?? '$7$101$AAAAAAAAAAAAAAAA$' + 'A'.repeat(86) + '==';
     verifyPassword(passwordText, storedOrDecoy).then(
       (ok) => {
         if (!ok || stored === undefined)
           return reject(ConnackCode.notAuthorized, 'wrong username or password');
-        this.admit(client, username, stored, passwordText);
-        done(null, true);
+        giveBack();
+        // The table may have been replaced while PBKDF2 ran: remember only what is still the entry.
+        if (this.passwords?.entries.get(username) === stored)
+          this.verified.remember(username, stored, passwordText);
+        admitAccount(stored);
       },
       (error: Error) => reject(ConnackCode.serverUnavailable, `password check failed: ${error.message}`),
     );
@@ -309,6 +372,7 @@ export class AccessControl {
   ): Promise<Client[]> {
     this.acl = acl;
     this.passwords = passwords;
+    this.verified.retainUnchanged(passwords);
     this.sessionAcls.clear();
     const toClose: Client[] = [];
     await Promise.all(
@@ -317,9 +381,14 @@ export class AccessControl {
         if (!state) return;
         if (passwords && state.username !== undefined) {
           const stored = passwords.entries.get(state.username);
+          const password = state.password ?? '';
           const stillValid =
             stored !== undefined &&
-            (stored === state.storedHash || (await verifyPassword(state.password ?? '', stored)));
+            (stored === state.storedHash ||
+              this.verified.has(state.username, stored, password) ||
+              (await verifyPassword(password, stored)));
+          if (stillValid && this.passwords?.entries.get(state.username) === stored)
+            this.verified.remember(state.username, stored, password);
           if (!stillValid) {
             toClose.push(client);
             return;

@@ -11,15 +11,16 @@
  * Status codes: 201 created; 204 revoked; 400 malformed JSON, a body that fails the schema or names a
  * clientId; 401 revocation with wrong or missing credentials *and* for an unknown client id (one answer,
  * so the API does not confirm which ids exist); 403 missing or wrong registration token; 405 wrong method;
- * 413 body over 4 KiB; 415 not application/json; 429 over the per-address registration rate (Retry-After);
+ * 413 body over 4 KiB; 415 not application/json; 429 over the per-address registration rate (Retry-After; the
+ * address is the peer's, or behind a trusted proxy the client's it forwards, an IPv6 address counted per /64);
  * 503 shutting down, or the broker did not take the change (an external Mosquitto that is down). Registration attempts count against the rate limit whether or not they succeed.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
-import net from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { KeyedTokenBuckets } from '../broker/limits/token-bucket.ts';
+import { addressKey, clientAddress } from '../broker/limits/client-address.ts';
 import { b64uBytes, isClientId } from '../core/identity.ts';
 import {
   BrokerUnavailableError,
@@ -73,6 +74,11 @@ export interface RegistrationApiOptions {
   port: () => number;
   /** Plain MQTT/TCP URL, only when that listener is on loopback. */
   mqttUrl?: string;
+  /**
+   * Reverse proxies (IP addresses or CIDR ranges) whose X-Forwarded-For names the client, for the rate limit;
+   * from anyone else the header is ignored. Default: none.
+   */
+  trustedProxies?: readonly string[];
 }
 
 /** Host header values we echo back: a DNS name or IP literal with an optional port, nothing else. */
@@ -84,28 +90,6 @@ function tokensEqual(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given, 'utf8').digest();
   const b = createHash('sha256').update(expected, 'utf8').digest();
   return timingSafeEqual(a, b);
-}
-
-/**
- * The rate-limit key of a remote address: the address itself for IPv4, its /64 for IPv6 (one host
- * usually owns a whole /64, so per-address buckets would be free to multiply).
- */
-export function rateLimitKey(address: string | undefined): string {
-  if (address === undefined) return 'unknown';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1]!;
-  if (!net.isIPv6(address)) return address;
-  const [head = '', tail = ''] = address.toLowerCase().split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === '' ? [] : tail.split(':');
-  const groups = address.includes('::')
-    ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
-    : left;
-  return groups
-    .slice(0, 4)
-    .map((g) => g.replace(/^0+(?=.)/, ''))
-    .join(':')
-    .concat('::/64');
 }
 
 /** Decodes `Authorization: Basic base64(user:password)`; undefined when absent or malformed. */
@@ -142,9 +126,14 @@ export function createRegistrationApi(
     return `${options.tls ? 'wss' : 'ws'}://${authority}/mqtt`;
   };
 
+  const trustedProxies = options.trustedProxies ?? [];
+  /** The client's address: the peer's, or behind a trusted proxy the one it forwarded for. */
+  const addressOf = (req: http.IncomingMessage): string | undefined =>
+    clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustedProxies);
+
   const register = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const address = req.socket.remoteAddress;
-    if (!limiter.take(rateLimitKey(address))) {
+    const address = addressOf(req);
+    if (!limiter.take(addressKey(address))) {
       log.warn({ address }, 'registration refused: rate limit');
       return sendError(res, 429, 'too many registrations from this address; try again later', {
         'retry-after': retryAfter,
@@ -199,7 +188,7 @@ export function createRegistrationApi(
     if (!credentials || credentials.user !== clientId || !isClientId(clientId)) return deny();
     const revoked = await registry.revoke(clientId, credentials.password);
     if (!revoked) {
-      log.warn({ clientId, address: req.socket.remoteAddress }, 'revocation refused: wrong credentials');
+      log.warn({ clientId, address: addressOf(req) }, 'revocation refused: wrong credentials');
       return deny();
     }
     sendEmpty(res, 204);

@@ -22,6 +22,11 @@ export class TokenBucket {
     return true;
   }
 
+  /** Gives back a token taken for work that turned out not to count (at most up to the burst). */
+  refund(): void {
+    this.tokens = Math.min(this.burst, this.tokens + 1);
+  }
+
   /** True when the bucket is full again, so a per-key map can forget it. */
   isIdle(now = Date.now()): boolean {
     return this.rate === 0 || this.tokens + ((now - this.last) / 1000) * this.rate >= this.burst;
@@ -48,6 +53,11 @@ export class KeyedTokenBuckets {
       this.buckets.set(key, bucket);
     }
     return bucket.take(now);
+  }
+
+  /** Gives back a token taken from key's bucket (see TokenBucket.refund). */
+  refund(key: string): void {
+    this.buckets.get(key)?.refund();
   }
 
   private sweep(now: number): void {

@@ -15,3 +15,4 @@ export {
 export { usernameProblem, passwordProblem } from './rules.ts';
 export { loadPasswordFile, savePasswordFile } from './store.ts';
 export { withPasswordFileLock } from './lock.ts';
+export { VerifiedPasswordCache } from './verified-cache.ts';
