@@ -358,11 +358,19 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
       clock.forget(clientId);
     },
     async close() {
+      // Imported here so this method stays the only part of the file shutdown touches.
+      const { closeConnections } = await import('./shutdown.ts');
       clearInterval(sweepTimer);
       guard.stop();
+      // No new connections from here on; each server's close callback runs once its last connection is gone.
+      const listenersClosed = closeAll();
       for (const server of servers) (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      // Every MQTT client is told the server is going away (WebSocket 1001, TCP end) and given a short grace;
+      // TCP connections are recorded under their server, WebSocket ones under handleConnection (shutdown.ts).
+      const { told, destroyed } = await closeConnections([...servers, handleConnection]);
+      if (told > 0) log.info({ told, destroyed }, 'clients disconnected: server shutting down');
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      await closeAll();
+      await listenersClosed;
       await clock.close();
       await store.close();
     },

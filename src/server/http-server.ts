@@ -34,10 +34,22 @@ export interface HttpServerOptions {
   webRoot?: string;
 }
 
+/** The running web server. */
+export interface RunningHttpServer {
+  port: number;
+  server: http.Server;
+  /**
+   * Stops accepting connections (page loads, API calls and /mqtt upgrades alike) and ends idle keep-alive
+   * ones; requests in progress may finish. Resolves once the last connection is gone: /mqtt connections are
+   * the broker's, whose close() tells each client the server is going away, so await this after it.
+   */
+  close(): Promise<void>;
+  /** Ends every HTTP connection still open, requests in progress included (not the /mqtt ones). */
+  endRequests(): void;
+}
+
 /** Starts the web server with the broker's WebSocket endpoint attached; resolves with the bound port. */
-export async function startHttpServer(
-  options: HttpServerOptions,
-): Promise<{ port: number; server: http.Server; close(): Promise<void> }> {
+export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const { broker, tls } = options;
   const headers: Record<string, string> = { ...SECURITY_HEADERS };
   if (tls && options.hsts) headers['strict-transport-security'] = 'max-age=31536000';
@@ -94,13 +106,17 @@ export async function startHttpServer(
       resolve();
     });
   });
+  let closing: Promise<void> | undefined;
   return {
     port: (server.address() as net.AddressInfo).port,
     server: server as http.Server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => {
+      if (closing === undefined) {
+        closing = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+      }
+      return closing;
+    },
+    endRequests: () => server.closeAllConnections(),
   };
 }

@@ -2,13 +2,17 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import { trackConnection } from '../shutdown.ts';
 
 export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
 }
 
-/** Starts a TCP (or TLS) listener handing each connection to `handle`; resolves with the bound port. */
+/**
+ * Starts a TCP (or TLS) listener handing each connection to `handle`; resolves with the bound port. Connections
+ * are recorded under the returned server, which the broker's close() passes to closeConnections (shutdown.ts).
+ */
 export async function listenTcp(
   host: string,
   port: number,
@@ -20,6 +24,7 @@ export async function listenTcp(
   // 1.2 ms without. Packets are already batched per event-loop turn (write-coalescer.ts).
   const accept = (socket: net.Socket) => {
     socket.setNoDelay(true);
+    trackConnection(server, socket);
     handle(socket);
   };
   const server = tlsMaterial

@@ -7,9 +7,13 @@ import https from 'node:https';
 import type net from 'node:net';
 import { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { trackConnection, type GoesAway } from '../shutdown.ts';
 import type { TlsMaterial } from './tcp.ts';
 
 export const MQTT_WS_PATH = '/mqtt';
+
+/** WebSocket close code "going away" (RFC 6455 §7.4.1): the server is shutting down. */
+export const CLOSE_GOING_AWAY = 1001;
 
 const SEND_OPTIONS = { binary: true, compress: false } as const;
 
@@ -23,7 +27,10 @@ type SocketWithDuplex = WebSocket & { duplex: WebSocketDuplex };
  * writes (write-coalescer.ts hands over one buffer per event-loop turn) leaves as one binary frame: MQTT
  * over WebSocket allows several and partial packets per frame (MQTT 3.1.1 §6).
  */
-class WebSocketDuplex extends Duplex {
+class WebSocketDuplex extends Duplex implements GoesAway {
+  /** Set by goAway(); `declare` so idle connections carry no extra property until then. */
+  declare private goingAway?: string;
+
   constructor(private readonly socket: WebSocket) {
     super();
     (socket as SocketWithDuplex).duplex = this;
@@ -45,8 +52,15 @@ class WebSocketDuplex extends Duplex {
     this.socket.send(data, SEND_OPTIONS, callback);
   }
 
+  /** Ends the stream after what is already written, then sends close frame 1001 with `reason`. */
+  goAway(reason: string): void {
+    this.goingAway = reason;
+    this.end();
+  }
+
   override _final(callback: (error?: Error | null) => void): void {
-    this.socket.close();
+    if (this.goingAway !== undefined) this.socket.close(CLOSE_GOING_AWAY, this.goingAway);
+    else this.socket.close();
     callback();
   }
 
@@ -77,7 +91,10 @@ function onSocketClose(this: WebSocket): void {
   if (!duplex.destroyed) duplex.push(null);
 }
 
-/** Attaches the MQTT WebSocket endpoint to an HTTP server (also used by `hush start`). */
+/**
+ * Attaches the MQTT WebSocket endpoint to an HTTP server (also used by `hush start`). Connections are recorded
+ * under `handle`, which the broker's close() passes to closeConnections (shutdown.ts).
+ */
 export function attachMqttWebSocket(
   server: http.Server | https.Server,
   maxPayload: number,
@@ -91,7 +108,12 @@ export function attachMqttWebSocket(
     handleProtocols: (protocols) =>
       protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false,
   });
-  wss.on('connection', (socket, request) => handle(new WebSocketDuplex(socket), request));
+  wss.on('connection', (socket, request) => {
+    const stream = new WebSocketDuplex(socket);
+    // Recorded for the broker's close(), which tells every connection the server is going away (shutdown.ts).
+    trackConnection(handle, stream);
+    handle(stream, request);
+  });
   wss.on('error', () => undefined);
   return wss;
 }

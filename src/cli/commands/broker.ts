@@ -115,14 +115,20 @@ export function registerBrokerCommand(program: Command): void {
       } catch (error) {
         throw new UserError((error as Error).message, 1);
       }
-      // One line on stdout that scripts and tests can wait for.
+      // SIGINT/SIGTERM: listeners stop, every client is told the server is going away, the stores are
+      // flushed; within 5 s whatever is connected (run-until-signal.ts).
+      const stopped = runUntilSignal(
+        log,
+        () => broker.reload(),
+        async () => {
+          await broker.close();
+          process.stdout.write('hush broker stopped\n');
+        },
+      );
+      // One line on stdout that scripts and tests can wait for, once the signal handlers are in place.
       process.stdout.write(
         `hush broker ready mqtt=${broker.mqttPort ?? '-'} ws=${broker.wsPort ?? '-'} tls=${broker.tls}\n`,
       );
-      await runUntilSignal(
-        log,
-        () => broker.reload(),
-        () => broker.close(),
-      );
+      await stopped;
     });
 }

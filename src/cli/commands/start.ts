@@ -5,8 +5,9 @@
  *
  * Plain HTTP (and plain MQTT) only on loopback: anywhere else TLS is required (--tls-cert/--tls-key, or
  * --generate-tls for a local CA whose fingerprint is printed) unless --insecure-http opts out loudly.
- * Every check runs before anything binds. SIGINT/SIGTERM drain pending registrations and close cleanly;
- * the data directory keeps devices, sessions and queued messages across restarts.
+ * Every check runs before anything binds. SIGINT/SIGTERM stop new connections, answer pending registrations,
+ * tell every MQTT client the server is going away and flush the stores, within 5 s whatever is connected
+ * (run-until-signal.ts); the data directory keeps devices, sessions and queued messages across restarts.
  *
  * With --mosquitto-dir DIR --broker-url wss://HOST:PORT/mqtt (a deployment from `hush deploy mosquitto`) no
  * broker is started: registrations go into that Mosquitto's password file, which is reloaded once per batch
@@ -379,24 +380,31 @@ export function registerStartCommand(program: Command): void {
         await broker.close();
         throw new UserError(`cannot listen on ${flags.host}:${flags.port}: ${(error as Error).message}`);
       }
+      const stopped = runUntilSignal(
+        log,
+        () => registry.exclusive(() => broker.reload()),
+        async () => {
+          // New connections are refused first: web, API and /mqtt here, MQTT/TCP as broker.close() starts.
+          const webClosed = web.close();
+          // Registrations in progress are written and answered; any other HTTP request still open is ended.
+          await registry.close();
+          web.endRequests();
+          // Every MQTT client is told the server is going away (WebSocket 1001, TCP closed), then the
+          // broker's stores are flushed and closed; the web server is done once its /mqtt connections are.
+          await broker.close();
+          await webClosed;
+          process.stdout.write('hush stopped\n');
+        },
+      );
       const url = `${localUrl}:${web.port}/`;
-      // One write, so a reader that waits for `hush ready` has the next line too.
+      // After the signal handlers are in place, so a script that stops the server once it reads this cannot
+      // meet Node's default SIGINT handling. One write: a reader that waits for `hush ready` has the next line too.
       process.stdout.write(
         `hush ready ${url} mqtt=${broker.mqttPort} data=${dataDir}\n` +
           `Open ${publicUrl?.href ?? url} in a browser.` +
           `${registrationToken ? ' Registration needs the token.' : ''} Ctrl-C stops the server.\n`,
       );
-      await runUntilSignal(
-        log,
-        () => registry.exclusive(() => broker.reload()),
-        async () => {
-          // Pending registrations are written and answered first, then the listeners go, then the store.
-          await registry.close();
-          await web.close();
-          await broker.close();
-          process.stdout.write('hush stopped\n');
-        },
-      );
+      await stopped;
     });
 }
 
@@ -481,20 +489,24 @@ async function startInFrontOfMosquitto(
     await registry.close();
     throw new UserError(`cannot listen on ${flags.host}:${flags.port}: ${(error as Error).message}`);
   }
+  const stopped = runUntilSignal(
+    log,
+    // The file is re-read by every batch anyway; this refreshes the device count for /healthz.
+    () => registry.exclusive(async () => undefined),
+    async () => {
+      const webClosed = web.close();
+      await registry.close();
+      web.endRequests();
+      await webClosed;
+      process.stdout.write('hush stopped\n');
+    },
+  );
   const url = `${tls ? 'https' : 'http'}://${urlHost(reachableHost(flags.host))}:${web.port}/`;
+  // After the signal handlers are in place (see the embedded case).
   process.stdout.write(
     `hush ready ${url} broker=${context.brokerUrl} mosquitto=${path.dirname(deployment.confFile)}\n` +
       `Open ${publicUrl?.href ?? url} in a browser.` +
       `${registrationToken ? ' Registration needs the token.' : ''} Ctrl-C stops the server.\n`,
   );
-  await runUntilSignal(
-    log,
-    // The file is re-read by every batch anyway; this refreshes the device count for /healthz.
-    () => registry.exclusive(async () => undefined),
-    async () => {
-      await registry.close();
-      await web.close();
-      process.stdout.write('hush stopped\n');
-    },
-  );
+  await stopped;
 }
