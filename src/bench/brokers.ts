@@ -60,12 +60,13 @@ export async function writePolicyFiles(
  * per address: every benchmark client comes from 127.0.0.1; publishes per client: the token bucket still runs,
  * at a rate no client reaches; connection cap above the idle-connection test) — the ACL and password checks
  * are the ones `hush broker` always runs. HUSH_BENCH_NODE_ARGS adds Node flags (e.g. --cpu-prof) for profiling;
- * `bin` runs another checkout's `bin/hush.js` (A/B comparisons).
+ * `bin` runs another checkout's `bin/hush.js` (A/B comparisons); `extraArgs` go last (e.g. `--data-dir`).
  */
 export async function startHushBroker(
   files: PolicyFiles,
   processes: ProcessSet,
   bin: string = HUSH_BIN,
+  extraArgs: string[] = [],
 ): Promise<BenchBroker> {
   const [tcpPort, wsPort] = [await freePort(), await freePort()];
   const nodeArgs = [
@@ -94,6 +95,7 @@ export async function startHushBroker(
       '1000000000',
       '--max-connections',
       '1000000',
+      ...extraArgs,
     ],
     // Warnings and errors only, as Mosquitto is configured below.
     { HUSH_LOG_LEVEL: 'warn' },

@@ -45,6 +45,20 @@ function goals(report: BenchReport): Goal[] {
         met: (v) => v <= 1.3,
         unit: '×',
       },
+      {
+        what: 'latency p99 at a fixed load over TCP, Hush/Mosquitto (issue 13)',
+        target: '≤ 2',
+        value: report.broker.tcp.p99_ratio,
+        met: (v) => v <= 2,
+        unit: '×',
+      },
+      {
+        what: 'latency p99 at a fixed load over WebSocket, Hush/Mosquitto (issue 13)',
+        target: '≤ 2',
+        value: report.broker.ws.p99_ratio,
+        met: (v) => v <= 2,
+        unit: '×',
+      },
     );
   }
   if (report.memory) {
@@ -54,6 +68,14 @@ function goals(report: BenchReport): Goal[] {
       value: report.memory.ws_conn_kb.hush,
       met: (v) => v <= 10,
       unit: ' KB',
+    });
+    const settled = report.memory.ws_conn_kb_settled;
+    list.push({
+      what: 'settled memory per idle WebSocket connection, Hush/Mosquitto (issue 13)',
+      target: '≤ 1',
+      value: settled.mosquitto > 0 ? settled.hush / settled.mosquitto : undefined,
+      met: (v) => v <= 1,
+      unit: '×',
     });
   }
   if (report.crypto) {
@@ -125,9 +147,10 @@ export function renderMarkdown(report: BenchReport): string {
     }
     if (report.memory) {
       const mem = report.memory.ws_conn_kb;
-      const when = report.memory.settle_s > 0 ? 'settled' : '1 s after connecting';
+      const early = report.memory.ws_conn_kb_1s;
       out.push(
-        `| memory per idle WebSocket connection (KB RSS ${when}, ${num(mem.connections, 0)} connections) | ${num(mem.hush, 2)} | ${num(mem.mosquitto, 2)} | ${ratio(mem.hush, mem.mosquitto)} |`,
+        `| memory per idle WebSocket connection (KB RSS settled, up to ${num(report.memory.settle_s, 0)} s; ${num(mem.connections, 0)} connections) | ${num(mem.hush, 2)} | ${num(mem.mosquitto, 2)} | ${ratio(mem.hush, mem.mosquitto)} |`,
+        `| memory per idle WebSocket connection (KB RSS 1 s after connecting) | ${num(early.hush, 2)} | ${num(early.mosquitto, 2)} | ${ratio(early.hush, early.mosquitto)} |`,
       );
     }
     out.push('');
@@ -166,7 +189,7 @@ export function renderMarkdown(report: BenchReport): string {
   }
   const goalList = goals(report);
   if (goalList.length > 0) {
-    out.push('## Goals (issue 8)', '', '| goal | target | this run | met |', '|---|---|---|---|');
+    out.push('## Goals (issues 8 and 13)', '', '| goal | target | this run | met |', '|---|---|---|---|');
     for (const g of goalList) {
       const met = g.value === undefined ? '–' : g.met(g.value) ? 'yes' : 'no';
       out.push(`| ${g.what} | ${g.target} | ${num(g.value, 2)}${g.unit} | ${met} |`);

@@ -51,6 +51,11 @@ export interface BrokerCpuComparison {
   ratio: number;
   /** Each round's CPU per delivered message (µs), in run order; the figures above are their medians. */
   rounds: Record<BrokerName, number[]>;
+  /**
+   * Hush latency p99 / Mosquitto latency p99, both taken in this run at the same fixed offered load
+   * (`workloads.<transport>.*.offered_msgs_per_s`): above 1 means Hush's tail is longer.
+   */
+  p99_ratio: number;
 }
 
 /** One broker's figures for one message workload (1:1 or fan-out). */
@@ -97,6 +102,8 @@ export interface ConnectStormFigures {
 export interface MemoryFigures {
   /** Broker RSS increase divided by connections, KB (1024 bytes), RSS read once settled (full runs). */
   ws_conn_kb: number;
+  /** The same, RSS read once settled (every mode). */
+  ws_conn_kb_settled: number;
   /** The same, RSS read 1 s after each step of connections. */
   ws_conn_kb_1s: number;
   connections: number;
@@ -136,7 +143,13 @@ export interface BenchReport {
     ws_conn_kb: { hush: number; mosquitto: number; connections: number };
     /** Read 1 s after connecting, before an idle Node process gives memory back. */
     ws_conn_kb_1s: { hush: number; mosquitto: number };
-    /** Longest wait per step for RSS to settle, s (0: read at 1 s only). */
+    /**
+     * RSS added per idle WebSocket connection between the first and the last step, each read once settled
+     * (at most `settle_s` after the step; both brokers wait side by side). Quick runs use fewer connections
+     * and a shorter wait than full runs; in smoke runs the figure is not meaningful.
+     */
+    ws_conn_kb_settled: { hush: number; mosquitto: number };
+    /** Longest wait per step for RSS to settle, s. */
     settle_s: number;
   };
   crypto?: CryptoBenchResult;

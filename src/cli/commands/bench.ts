@@ -37,7 +37,7 @@ export function registerBenchCommand(program: Command): void {
       'benchmark the broker against Mosquitto, the crypto against CryptoJS, and SDK end to end; ' +
         'writes <out>/<YYYY-MM-DD>.json and .md',
     )
-    .option('--quick', 'smaller loads, about a minute in all', false)
+    .option('--quick', 'smaller loads and a shorter memory settle wait, about two minutes in all', false)
     .addOption(
       new Option('--smoke', 'tiny loads, for the test suite (figures are not meaningful)')
         .default(false)
