@@ -86,3 +86,18 @@ describe('client id rules', () => {
       expect(clientIdProblem(bad), bad).toBeDefined();
   });
 });
+
+describe('token bucket refunds', () => {
+  it('give back a token taken, never above the burst', () => {
+    const buckets = new KeyedTokenBuckets(1, 2);
+    expect(buckets.take('a', 0)).toBe(true);
+    expect(buckets.take('a', 0)).toBe(true);
+    expect(buckets.take('a', 0)).toBe(false);
+    buckets.refund('a');
+    expect(buckets.take('a', 0)).toBe(true);
+    const bucket = new TokenBucket(1, 1, 0);
+    bucket.refund();
+    bucket.refund();
+    expect([bucket.take(0), bucket.take(0)]).toEqual([true, false]);
+  });
+});
