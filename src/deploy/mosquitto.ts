@@ -370,6 +370,9 @@ function renderReadme(o: DeployMosquittoOptions, r: DeployMosquittoResult): stri
 
 function nextSteps(o: DeployMosquittoOptions, r: Omit<DeployMosquittoResult, 'nextSteps'>): string[] {
   const wss = `wss://${o.hostname}:${o.wsPort}/mqtt`;
+  const credentials = o.anonymous
+    ? ''
+    : ' --username DEVICE_A --password PW_A --victim-username DEVICE_B --victim-password PW_B';
   const steps = [
     `# 1. start Mosquitto with it (as root; it drops to user mosquitto). Stop any other broker on port ${o.mqttPort} first.`,
     `mosquitto -c ${r.confFile}`,
@@ -390,10 +393,9 @@ function nextSteps(o: DeployMosquittoOptions, r: Omit<DeployMosquittoResult, 'ne
       (r.caFile ? `, trusting ${r.caFile}` : ''),
     `# ${o.anonymous ? 3 : 4}. check it`,
     `npx hush audit --mosquitto-conf ${r.confFile}`,
-    `npx hush audit ${wss}${r.caFile ? ` --ca ${r.caFile}` : ''} --plain-port ${o.mqttPort}` +
-      (o.anonymous
-        ? ''
-        : ' --username DEVICE_A --password PW_A --victim-username DEVICE_B --victim-password PW_B'),
+    `npx hush audit ${wss}${r.caFile ? ` --ca ${r.caFile}` : ''} --plain-port ${o.mqttPort}${credentials}`,
+    "#    on the broker's host, the resource checks decide there (Mosquitto's WebSockets send large messages slowly)",
+    `npx hush audit mqtt://127.0.0.1:${o.mqttPort}${credentials}`,
   );
   return steps;
 }
