@@ -23,6 +23,8 @@ export interface FuzzSessionResult {
   servesAfter: boolean;
   /** Log lines at level error or fatal (pino levels 50, 60). */
   brokerErrorLines: string[];
+  /** The end of the broker's output (stderr has any crash's stack trace). */
+  brokerLogTail: string;
 }
 
 const FUZZ_ACCOUNTS = [0, 1, 2, 3].map((i) => ({ username: `fz-${i}`, password: `fuzz-password-${i}` }));
@@ -153,6 +155,7 @@ export async function fuzzBrokerSession(
       brokerAlive,
       servesAfter,
       brokerErrorLines,
+      brokerLogTail: broker.log().slice(-4000),
     };
   } finally {
     rss.stop();

@@ -6,7 +6,9 @@ export function fuzzProblems(result: FuzzSessionResult, rssLimitMiB: number): st
   const problems: string[] = [];
   const where = `${result.setup} broker, seed ${result.figures.seed}`;
   if (!result.brokerAlive || result.figures.stoppedBy === 'broker-exit')
-    problems.push(`${where}: the broker process died (connections up to index ${result.figures.lastIndex})`);
+    problems.push(
+      `${where}: the broker process died (connections up to index ${result.figures.lastIndex}); its output ends:\n${result.brokerLogTail}`,
+    );
   if (!result.servesAfter)
     problems.push(`${where}: a new client could not connect and get its message after the run`);
   if (result.rssMiB.max > rssLimitMiB)

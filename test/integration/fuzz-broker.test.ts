@@ -12,7 +12,7 @@ import { planConnection } from '../../scripts/fuzz/plan.ts';
 
 const SEED = seedFrom(process.env.FUZZ_SEED);
 /** Inputs per broker setup, and the time each may take at most (whichever comes first). */
-const INPUTS_PER_SETUP = 30_000;
+const INPUTS_PER_SETUP = 60_000;
 const MAX_MS_PER_SETUP = 40_000;
 /** The broker starts near 120 MiB; hostile input must not take it past this. */
 const RSS_LIMIT_MIB = 400;
