@@ -95,6 +95,11 @@ export function holdAcks(stream: object): void {
 function releaseAck(tag: Tag): void {
   const messageId = tag.ack;
   if (messageId === undefined) return;
+  // Only a valid packet id can be acknowledged (a fuzzed PUBLISH may carry none usable).
+  if (!Number.isInteger(messageId) || messageId < 1 || messageId > 65535) {
+    tag.ack = undefined;
+    return;
+  }
   tag.ack = undefined;
   const conn = tag.client.conn;
   if (conn === undefined || (conn as { destroyed?: boolean }).destroyed) return;
@@ -104,6 +109,8 @@ function releaseAck(tag: Tag): void {
   conn[kHeldAcks] = undefined;
   try {
     mqttPacket.writeToStream({ cmd: 'puback', messageId } as never, conn as never);
+  } catch {
+    // One connection's broken stream must not take the broker down; Aedes closes it on its own error.
   } finally {
     conn[kHeldAcks] = held;
   }

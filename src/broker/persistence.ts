@@ -91,9 +91,22 @@ export async function createPersistence(
   let persistence: AedesPersistence;
   let db: ClassicLevel | undefined;
   if (dataDir) {
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    try {
+      await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new Error(
+        `cannot use data directory ${dataDir}: ${(error as Error).message}; give a directory path (move the file that is in the way aside)`,
+      );
+    }
     db = new ClassicLevel(path.join(dataDir, 'broker.db'));
-    await db.open();
+    try {
+      await db.open();
+    } catch (error) {
+      const cause = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
+      throw new Error(
+        `cannot open the broker database ${path.join(dataDir, 'broker.db')}: ${cause}; restore it from a backup, or move it aside to start with empty sessions`,
+      );
+    }
     persistence = levelPersistence(db);
   } else {
     persistence = memoryPersistence();

@@ -15,7 +15,13 @@ export class SessionClock {
     private readonly lastSeen: Map<string, number>,
   ) {
     if (file) {
-      this.timer = setInterval(() => void this.flush(), 5000);
+      this.timer = setInterval(() => {
+        // A full disk must not kill the broker: the times stay dirty and are written on the next try.
+        this.flush().catch((error: Error) => {
+          this.dirty = true;
+          process.stderr.write(`hush: cannot write session times to ${this.file}: ${error.message}\n`);
+        });
+      }, 5000);
       this.timer.unref();
     }
   }

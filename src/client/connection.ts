@@ -279,7 +279,13 @@ export class HushConnection extends TypedEmitter<ConnectionEvents> {
       }
       client.subscribe(options.inbox, { qos: 1 }, (error, granted) => {
         if (!current()) return;
-        const refused = error ?? (granted?.[0]?.qos === 128 ? new Error('SUBACK 0x80') : undefined);
+        if (error) {
+          // The connection broke between CONNACK and SUBACK (a network cut, a broker going away): not a
+          // refusal. Dropping it lets the close handler reconnect with backoff.
+          client.end(true);
+          return;
+        }
+        const refused = granted?.[0]?.qos === 128 ? new Error('SUBACK 0x80') : undefined;
         if (refused) {
           this.#stopFatal(
             'auth-failed',

@@ -33,10 +33,7 @@ async function rssMb(pid: number): Promise<number> {
 }
 
 /** A reader over MQTT/TCP that subscribes to its inbox with a persistent session, then stops reading. */
-async function stalledTcpReader(
-  port: number,
-  clientId: string,
-): Promise<{ closed: Promise<void>; end(): void }> {
+async function stalledTcpReader(port: number, clientId: string): Promise<{ end(): void }> {
   const raw = await rawConnect(port);
   raw.send(connectPacket({ clientId, clean: false }));
   await raw.next('connack');
@@ -48,16 +45,12 @@ async function stalledTcpReader(
   await raw.next('suback');
   raw.socket.pause();
   return {
-    closed: new Promise((resolve) => raw.socket.once('close', () => resolve())),
     end: () => raw.end(),
   };
 }
 
 /** The same over MQTT over WebSocket: the browser-facing path. */
-async function stalledWsReader(
-  port: number,
-  clientId: string,
-): Promise<{ closed: Promise<void>; end(): void }> {
+async function stalledWsReader(port: number, clientId: string): Promise<{ end(): void }> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/mqtt`, 'mqtt');
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
