@@ -172,9 +172,22 @@ export async function startBroker(input: BrokerOptions, logger?: Logger): Promis
     // cached (with random ids on an anonymous broker the cache would otherwise only grow).
     else access.forgetCleanClient(client);
   });
-  aedes.on('clientError', (client, error) =>
-    log.info({ clientId: client.id, reason: error.message }, 'client dropped'),
-  );
+  let storeErrorLoggedAt = 0;
+  aedes.on('clientError', (client, error) => {
+    // A store that cannot write (disk full, I/O error) is the operator's problem, not the client's: say it
+    // at error level, naming the data directory, at most once a minute.
+    if (
+      /ENOSPC|no space left|EIO|EDQUOT|EROFS/i.test(error.message) &&
+      Date.now() - storeErrorLoggedAt > 60_000
+    ) {
+      storeErrorLoggedAt = Date.now();
+      log.error(
+        { dataDir: options.dataDir, reason: error.message },
+        'the broker cannot write its store: publishes are refused (not acknowledged) until there is space again',
+      );
+    }
+    log.info({ clientId: client.id, reason: error.message }, 'client dropped');
+  });
   aedes.on('connectionError', (client, error) =>
     log.info({ clientId: client?.id, reason: error.message }, 'connection dropped before CONNECT completed'),
   );

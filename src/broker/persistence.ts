@@ -95,7 +95,7 @@ export async function createPersistence(
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
     } catch (error) {
       throw new Error(
-        `cannot use data directory ${dataDir}: ${(error as Error).message}; give a directory path (move the file that is in the way aside)`,
+        `cannot use data directory ${dataDir}: ${(error as Error).message}; a file is in the way: move it aside or give another --data-dir`,
       );
     }
     db = new ClassicLevel(path.join(dataDir, 'broker.db'));
