@@ -195,9 +195,12 @@ describe('seed mode on a Mosquitto from hush deploy mosquitto --anonymous, over 
   }, 90_000);
 
   it('the audits report exactly the documented takeover limitation and nothing else', async () => {
-    const live = await runHush(['audit', wss, '--ca', path.join(dir, 'tls/ca.crt'), '--json'], {
-      timeoutMs: 120_000,
-    });
+    const live = await runHush(
+      ['audit', wss, '--ca', path.join(dir, 'tls/ca.crt'), '--no-resource-checks', '--json'],
+      {
+        timeoutMs: 120_000,
+      },
+    );
     expect(live.code, live.stderr).toBe(1);
     const report = JSON.parse(live.stdout) as AuditReport;
     const bad = report.findings.filter((f) => f.verdict === 'leak' || f.verdict === 'weakness');
